@@ -1,0 +1,73 @@
+# distilrank: the table of contents. `make replicate` runs every notebook of a profile in order;
+# `make test` lints and runs the test suite. Both create .venv when it is missing.
+#
+#   make replicate                 # the embedded default profile (Cranfield, 2-core CPU)
+#   make replicate PROFILE=smoke   # tiny sizes, seconds per notebook
+#   make test
+#
+# A stage re-runs only when its notebook, the profile, the library, the environment or the
+# stage before it changed. Each executed notebook is written to a .partial file first and renamed
+# when the run succeeded, so a killed run never leaves an executed notebook a later stage trusts.
+
+SHELL := /bin/bash
+PROFILE ?= default
+OUTPUTS ?= outputs
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+ENV_STAMP := $(VENV)/.installed
+OUT := $(OUTPUTS)/$(PROFILE)
+PARAMS := params/$(PROFILE).yaml
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+EXECUTED := $(patsubst notebooks/%,$(OUT)/%,$(NOTEBOOKS))
+LIB := $(shell find lib -name '*.py' -not -path '*/__pycache__/*')
+DATA := $(wildcard ../shared/data/cranfield/*)
+export DISTILRANK_OUTPUTS := $(abspath $(OUTPUTS))
+
+.PHONY: help env replicate test lint check-params clean
+.DELETE_ON_ERROR:
+
+help:
+	@sed -n '2,8p' Makefile
+
+env: $(ENV_STAMP)
+
+$(ENV_STAMP): requirements.txt constraints.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install -r requirements.txt -c constraints.txt
+	$(PY) -m pip install --no-deps --no-build-isolation -e .
+	$(PY) -m ipykernel install --sys-prefix --name distilrank --display-name "distilrank (.venv)"
+	@touch $@
+
+check-params: $(ENV_STAMP)
+	@$(PY) -m distilrank.config $(PARAMS)
+
+replicate: check-params $(EXECUTED)
+	@$(PY) -m distilrank.results $(OUT)/results.json
+
+# every executed notebook: its source, the profile, the library and the environment ...
+$(OUT)/%.ipynb: notebooks/%.ipynb $(PARAMS) $(LIB) $(ENV_STAMP)
+	@mkdir -p $(OUT)
+	@echo "== $* [profile $(PROFILE)]"
+	@start=$$(date +%s); \
+	$(PY) -m papermill $< $(OUT)/$*.partial.ipynb -f $(PARAMS) -k distilrank --cwd notebooks --log-level ERROR \
+	  && mv $(OUT)/$*.partial.ipynb $@ \
+	  && echo "== $* done in $$(( $$(date +%s) - start )) s -> $@"
+
+# ... and the stage before it; notebook 01 also reads the embedded data.
+$(foreach i,$(wordlist 2,$(words $(EXECUTED)),$(shell seq 1 $(words $(EXECUTED)))),\
+  $(eval $(word $(i),$(EXECUTED)): $(word $(shell expr $(i) - 1),$(EXECUTED))))
+$(firstword $(EXECUTED)): $(DATA)
+
+lint: $(ENV_STAMP)
+	$(VENV)/bin/ruff check lib tests notebooks benchmarks
+
+# pytest exits 5 when it collected no test: here that means the suite is broken, so fail loudly.
+test: $(ENV_STAMP) lint
+	@$(PY) -m pytest; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: treating as a failure"; exit 1; fi; \
+	exit $$rc
+
+clean:
+	rm -rf $(OUT)

@@ -1,0 +1,195 @@
+"""Run profiles: `params/<profile>.yaml`, validated strictly when loaded.
+
+A profile is the one place a run is configured. Every key is declared here; an unknown or missing
+key, a wrong type or a data path that does not exist raises one `ParamsError` that names the file
+and each offending key. Notebooks get their profile through papermill (`-f params/<p>.yaml`) and
+call `notebook_params(globals())`, which reads the file named by `profile` and applies whatever
+papermill injected on top of it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from distilrank.paths import ROOT, resolve
+
+
+class ParamsError(ValueError):
+    """A params file (or papermill's injected parameters) is not a valid profile."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class DataParams(_Section):
+    """Where the collection comes from (`distilrank.data`)."""
+
+    source: Literal["cranfield", "ir_datasets", "clicklog"]
+    path: str | None = Field(None, description="cranfield folder or clicklog JSONL file")
+    ir_datasets_id: str | None = None
+    verify_checksums: bool = True
+    max_queries: int | None = Field(None, ge=1, description="subsample queries (large sources)")
+
+    @model_validator(mode="after")
+    def _source_needs(self) -> DataParams:
+        if self.source in ("cranfield", "clicklog"):
+            if self.path is None:
+                raise ValueError(f"source '{self.source}' needs data.path")
+            if not resolve(self.path).exists():
+                raise ValueError(f"path does not exist: {self.path} (resolved to {resolve(self.path)})")
+        if self.source == "ir_datasets" and not self.ir_datasets_id:
+            raise ValueError("source 'ir_datasets' needs data.ir_datasets_id")
+        if self.source != "ir_datasets" and (self.ir_datasets_id or self.max_queries):
+            raise ValueError("ir_datasets_id and max_queries apply to source 'ir_datasets' only")
+        return self
+
+
+class SplitParams(_Section):
+    """Deterministic query split (`distilrank.prep.split_queries`)."""
+
+    n_test: int = Field(ge=1)
+    n_dev: int = Field(ge=0)
+
+
+class BM25Params(_Section):
+    """First-stage retrieval with bm25s (`distilrank.bm25`)."""
+
+    k1: float = Field(1.2, gt=0)
+    b: float = Field(0.75, ge=0, le=1)
+    stopwords: str | None = "en"
+    stemmer: str | None = Field("english", description="PyStemmer language, or null for none")
+
+
+class PrepParams(_Section):
+    """What notebook 01 builds from the collection (`distilrank.prep`)."""
+
+    cpt_min_gain: int = Field(2, ge=1, description="'clicked' = judged with at least this gain")
+    train_negatives: int = Field(ge=0, description="BM25 hard negatives per training query")
+    negative_depth: int = Field(ge=1, description="negatives are drawn from this BM25 depth")
+    eval_depth: int = Field(ge=1, description="BM25 top-k per dev/test query (judged docs added)")
+    show_examples: int = Field(3, ge=0)
+
+
+class ModelParams(_Section):
+    """Which models each stage starts from.
+
+    `teacher`: a hub id of a causal LM, or `embedded` (built in notebook 02, no download).
+    `students`: student name -> `minilm-l6` (the pip-packaged MiniLM-L6 weights) or a hub id.
+    """
+
+    teacher: str
+    students: dict[str, str]
+
+
+class Params(_Section):
+    """A whole profile."""
+
+    profile: str
+    seed: int
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    data: DataParams
+    split: SplitParams
+    bm25: BM25Params
+    prep: PrepParams
+    models: ModelParams
+
+
+def _format(err: ValidationError, source: str) -> str:
+    lines = [f"invalid parameters in {source}:"]
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "<top level>"
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key (typo?)"
+        elif e["type"] == "missing":
+            msg = "missing key"
+        lines.append(f"  {key}: {msg}")
+    return "\n".join(lines)
+
+
+def validate(raw: Any, source: str) -> Params:
+    """Validate a mapping as a profile; `source` names it in the error."""
+    if not isinstance(raw, dict):
+        raise ParamsError(f"invalid parameters in {source}: expected a mapping at the top level")
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as err:
+        raise ParamsError(_format(err, source)) from None
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """Parse a params file, with the file named in every error."""
+    path = resolve(path)
+    if not path.is_file():
+        raise ParamsError(f"params file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ParamsError(f"{path}: not valid YAML: {err}") from None
+    return raw if raw is not None else {}
+
+
+def load_params(path: str | Path) -> Params:
+    """Read and validate one params file."""
+    return validate(read_yaml(path), str(resolve(path)))
+
+
+def profile_path(profile: str) -> Path:
+    """`params/<profile>.yaml`."""
+    return ROOT / "params" / f"{profile}.yaml"
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def notebook_params(namespace: dict[str, Any]) -> Params:
+    """The profile a notebook runs with.
+
+    Reads `params/<profile>.yaml` for the `profile` variable of the notebook's parameters cell, then
+    applies every top-level profile key found in `namespace` (what papermill injected, e.g. with
+    `-f params/smoke.yaml -p seed 7`), and validates the result. Call it first thing after the
+    parameters cell, before an import can shadow a section name (`prep` is also a module).
+    """
+    import types
+
+    profile = namespace.get("profile", "default")
+    path = profile_path(profile)
+    raw = read_yaml(path)
+    injected = {k: namespace[k] for k in Params.model_fields if k in namespace}
+    shadowed = [k for k, v in injected.items() if isinstance(v, types.ModuleType)]
+    if shadowed:
+        raise ParamsError(
+            f"notebook_params: {shadowed} name modules in the notebook, not parameters; "
+            "call notebook_params(globals()) before those imports"
+        )
+    return validate(_merge(raw, injected), f"{path} (with the notebook's parameters)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m distilrank.config params/<p>.yaml`: validate a profile, exit 2 with the reason."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m distilrank.config params/<profile>.yaml", file=sys.stderr)
+        return 2
+    try:
+        params = load_params(args[0])
+    except ParamsError as err:
+        print(err, file=sys.stderr)
+        return 2
+    print(f"{args[0]}: valid profile '{params.profile}'")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

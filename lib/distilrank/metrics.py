@@ -1,0 +1,108 @@
+"""Offline ranking metrics over candidate lists: PNR, NDCG@5, NDCG@10, MRR@10.
+
+NDCG and MRR come from `ir-measures` (trec_eval's definitions through pytrec_eval: linear gains,
+`RR@10` counts any gain > 0 as relevant). PNR is the paper's own metric and is written here:
+over every pair of candidates of one query with different gains, concordant pairs (the higher-gain
+document scored higher) over discordant pairs. A tied score counts half concordant and half
+discordant. The aggregate PNR is the ratio of the summed counts over all queries; per query we keep
+the counts and the pair accuracy `c / (c + d)` (always finite) for significance tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import ir_measures
+import numpy as np
+import pandas as pd
+from ir_measures import RR, nDCG
+from scipy import stats
+
+IR_MEASURES = {"ndcg@5": nDCG @ 5, "ndcg@10": nDCG @ 10, "mrr@10": RR @ 10}
+METRICS = ("pnr", *IR_MEASURES)
+
+
+def pnr_counts(scores: np.ndarray, gains: np.ndarray) -> tuple[float, float]:
+    """(concordant, discordant) pair counts for one query; score ties count 0.5 to each."""
+    s = np.asarray(scores, dtype=np.float64)
+    g = np.asarray(gains, dtype=np.float64)
+    if s.shape != g.shape:
+        raise ValueError(f"scores {s.shape} and gains {g.shape} differ in shape")
+    i, j = np.triu_indices(len(s), k=1)
+    dg = g[i] - g[j]
+    ds = (s[i] - s[j])[dg != 0] * np.sign(dg[dg != 0])
+    ties = float(np.sum(ds == 0))
+    return float(np.sum(ds > 0)) + ties / 2, float(np.sum(ds < 0)) + ties / 2
+
+
+def pnr(scores: np.ndarray, gains: np.ndarray) -> float:
+    """PNR of one candidate list (inf when no pair is discordant, nan when no pair differs)."""
+    c, d = pnr_counts(scores, gains)
+    if d == 0:
+        return float("inf") if c > 0 else float("nan")
+    return c / d
+
+
+def evaluate_candidates(df: pd.DataFrame, score: str = "score") -> pd.DataFrame:
+    """Per-query metrics for a run over candidate lists.
+
+    `df` has one row per (query_id, doc_id) with the candidate's `gain` (0 = not relevant or
+    unjudged) and a `score` column (named by `score`). Gains of the candidates are the judgments,
+    so the candidate lists must hold every judged document (notebook 01's do). Returns one row per
+    query: ndcg@5, ndcg@10, mrr@10, pair_accuracy, concordant, discordant, n_candidates.
+    """
+    need = {"query_id", "doc_id", "gain", score}
+    if missing := need - set(df.columns):
+        raise KeyError(f"evaluate_candidates: missing columns {sorted(missing)}")
+    if df[score].isna().any():
+        raise ValueError(f"evaluate_candidates: column '{score}' has missing scores")
+    if df.duplicated(["query_id", "doc_id"]).any():
+        raise ValueError("evaluate_candidates: a (query_id, doc_id) pair appears twice")
+    qrels = [ir_measures.Qrel(str(q), str(d), int(g)) for q, d, g in zip(df.query_id, df.doc_id, df.gain, strict=True)]
+    run = [ir_measures.ScoredDoc(str(q), str(d), float(s)) for q, d, s in zip(df.query_id, df.doc_id, df[score], strict=True)]
+    per = {q: {name: 0.0 for name in IR_MEASURES} for q in map(str, df.query_id.unique())}
+    names = {v: k for k, v in IR_MEASURES.items()}
+    for m in ir_measures.iter_calc(list(IR_MEASURES.values()), qrels, run):
+        per[m.query_id][names[m.measure]] = float(m.value)
+    rows = []
+    for qid, group in df.groupby("query_id", sort=False):
+        c, d = pnr_counts(group[score].to_numpy(), group["gain"].to_numpy())
+        acc = c / (c + d) if c + d else float("nan")
+        rows.append({"query_id": str(qid), **per[str(qid)], "pair_accuracy": acc, "concordant": c, "discordant": d, "n_candidates": len(group)})
+    return pd.DataFrame(rows)
+
+
+def _pnr_stat(c: np.ndarray, d: np.ndarray, axis: int = -1) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):  # no discordant pair: PNR is inf
+        return np.sum(c, axis=axis) / np.sum(d, axis=axis)
+
+
+def aggregate(per_query: pd.DataFrame, metric: str) -> float:
+    """The corpus-level value of one metric from per-query rows (PNR: ratio of summed counts)."""
+    if metric == "pnr":
+        return float(_pnr_stat(per_query.concordant.to_numpy(), per_query.discordant.to_numpy()))
+    return float(per_query[metric].mean())
+
+
+def bootstrap_ci(per_query: pd.DataFrame, metric: str, n_resamples: int = 1000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap CI over queries (scipy.stats.bootstrap; queries resampled in pairs)."""
+    if len(per_query) < 2:
+        return float("nan"), float("nan")
+    if metric == "pnr":
+        data: tuple[np.ndarray, ...] = (per_query.concordant.to_numpy(), per_query.discordant.to_numpy())
+        stat: Callable = _pnr_stat
+    else:
+        data = (per_query[metric].to_numpy(),)
+        stat = np.mean
+    res = stats.bootstrap(data, stat, paired=True, vectorized=True, n_resamples=n_resamples,
+                          confidence_level=level, method="percentile", rng=np.random.default_rng(seed))
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+def summarise(per_query: pd.DataFrame, n_resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """One row per metric: value, 95% bootstrap CI, number of queries."""
+    rows = []
+    for metric in METRICS:
+        lo, hi = bootstrap_ci(per_query, metric, n_resamples=n_resamples, seed=seed)
+        rows.append({"metric": metric, "value": aggregate(per_query, metric), "ci_low": lo, "ci_high": hi, "n_queries": len(per_query)})
+    return pd.DataFrame(rows)

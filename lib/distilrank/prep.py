@@ -1,0 +1,165 @@
+"""Data preparation (notebook 01): query splits, CPT examples, ranking groups, eval candidates.
+
+Every builder returns plain rows (dicts) that `save_prepared` writes as one `datasets.DatasetDict`
+on disk; later stages read that, never in-memory state. Row fields:
+
+- `cpt`: query_id, doc_id, query, title, summary, gain (the click-style CPT examples),
+- `train_groups`: one row per (training query, document): query_id, doc_id, query, title, summary,
+  gain, bm25_score, bm25_rank, source (`judged` or `bm25_negative`),
+- `dev_candidates` / `test_candidates`: the same fields; BM25 top-k plus every judged document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from distilrank.bm25 import BM25Index
+from distilrank.data import Collection
+from distilrank.paths import atomic_dir
+
+SPLITS = ("train", "dev", "test")
+
+
+def split_queries(query_ids: Iterable[str], n_test: int, n_dev: int, seed: int) -> dict[str, list[str]]:
+    """A seeded, deterministic train/dev/test split of query ids (order of input ignored)."""
+    ids = sorted(set(query_ids), key=lambda q: (len(q), q))
+    if n_test + n_dev >= len(ids):
+        raise ValueError(
+            f"split: n_test ({n_test}) + n_dev ({n_dev}) leaves no training queries "
+            f"out of {len(ids)} judged queries"
+        )
+    order = [ids[i] for i in np.random.default_rng(seed).permutation(len(ids))]
+    test, dev, train = order[:n_test], order[n_test : n_test + n_dev], order[n_test + n_dev :]
+    return {s: sorted(part, key=lambda q: (len(q), q)) for s, part in zip(SPLITS, (train, dev, test), strict=True)}
+
+
+def _row(col: Collection, qid: str, did: str, **extra: Any) -> dict[str, Any]:
+    doc = col.docs[did]
+    return {
+        "query_id": qid,
+        "doc_id": did,
+        "query": col.queries[qid],
+        "title": doc.title,
+        "summary": doc.body,
+        "gain": int(col.qrels.get(qid, {}).get(did, 0)),
+        **extra,
+    }
+
+
+def cpt_examples(col: Collection, query_ids: Iterable[str], min_gain: int) -> list[dict[str, Any]]:
+    """Click-style examples: each query with each of its judged docs of gain >= `min_gain`.
+
+    Empty documents are left out: there is nothing to generate.
+    """
+    rows = []
+    for qid in query_ids:
+        for did, gain in sorted(col.qrels.get(qid, {}).items()):
+            if gain >= min_gain and col.docs[did].text:
+                rows.append(_row(col, qid, did))
+    return rows
+
+
+def _ranks(scores: np.ndarray) -> np.ndarray:
+    """1-based BM25 rank of every document (0 where the score is 0: not retrieved)."""
+    order = np.argsort(-scores, kind="stable")
+    ranks = np.empty(len(scores), dtype=np.int64)
+    ranks[order] = np.arange(1, len(scores) + 1)
+    return np.where(scores > 0, ranks, 0)
+
+
+def train_groups(
+    col: Collection, index: BM25Index, query_ids: Iterable[str], n_negatives: int, depth: int,
+    seed: int,
+) -> list[dict[str, Any]]:
+    """Per training query: every judged document, plus `n_negatives` BM25 hard negatives.
+
+    Negatives are unjudged documents drawn (seeded, without replacement) from the BM25 top `depth`;
+    they get gain 0. Rank-DistiLLM's point: negatives from the first stage are the hard ones a
+    re-ranker must learn to push down.
+    """
+    rng = np.random.default_rng(seed)
+    pos = {d: i for i, d in enumerate(index.doc_ids)}
+    rows = []
+    for qid in query_ids:
+        scores = index.scores(col.queries[qid])
+        ranks = _ranks(scores)
+        judged = col.qrels.get(qid, {})
+        pool = [d for d, _ in index.top_k(scores, depth) if d not in judged]
+        take = min(n_negatives, len(pool))
+        negatives = [pool[i] for i in sorted(rng.choice(len(pool), size=take, replace=False))]
+        for did, source in [(d, "judged") for d in sorted(judged)] + [(d, "bm25_negative") for d in negatives]:
+            i = pos[did]
+            rows.append(_row(col, qid, did, bm25_score=float(scores[i]), bm25_rank=int(ranks[i]), source=source))
+    return rows
+
+
+def eval_candidates(
+    col: Collection, index: BM25Index, query_ids: Iterable[str], depth: int
+) -> list[dict[str, Any]]:
+    """Per query: the BM25 top `depth` plus every judged document, with BM25 scores for all.
+
+    Adding the judged documents makes every judgment visible to a re-ranker (the usual re-ranking
+    setup); BM25's own ranking of this list equals its full ranking at the top, so BM25's
+    metrics here are its real first-stage metrics.
+    """
+    pos = {d: i for i, d in enumerate(index.doc_ids)}
+    rows = []
+    for qid in query_ids:
+        scores = index.scores(col.queries[qid])
+        ranks = _ranks(scores)
+        retrieved = [d for d, _ in index.top_k(scores, depth)]
+        judged = sorted(col.qrels.get(qid, {}))
+        for did in dict.fromkeys(retrieved + judged):
+            i = pos[did]
+            source = "bm25" if did in retrieved else "judged"
+            rows.append(_row(col, qid, did, bm25_score=float(scores[i]), bm25_rank=int(ranks[i]), source=source))
+    return rows
+
+
+def save_prepared(tables: dict[str, list[dict[str, Any]]], path: str | Path) -> None:
+    """Write the prepared tables as one `DatasetDict` (Arrow), atomically."""
+    import datasets
+    from datasets import Dataset, DatasetDict
+
+    empty = [name for name, rows in tables.items() if not rows]
+    if empty:
+        raise ValueError(f"refusing to save empty tables: {empty}")
+    dd = DatasetDict({name: Dataset.from_pandas(pd.DataFrame(rows), preserve_index=False) for name, rows in tables.items()})
+    datasets.disable_progress_bars()  # a bar per small table is noise in an executed notebook
+    try:
+        with atomic_dir(path) as tmp:
+            dd.save_to_disk(str(tmp))
+    finally:
+        datasets.enable_progress_bars()
+
+
+def load_prepared(path: str | Path):
+    """Read what `save_prepared` wrote (a `datasets.DatasetDict`), with a clear error if absent."""
+    from datasets import load_from_disk
+
+    path = Path(path)
+    if not (path / "dataset_dict.json").is_file():
+        raise FileNotFoundError(f"no prepared data at {path}: run notebook 01 (make replicate) first")
+    return load_from_disk(str(path))
+
+
+def judged_ranks(col: Collection, index: BM25Index, query_ids: Iterable[str]) -> pd.DataFrame:
+    """BM25 rank (0 = not retrieved) of every relevant judged document of the given queries."""
+    pos = {d: i for i, d in enumerate(index.doc_ids)}
+    rows = []
+    for qid in query_ids:
+        ranks = _ranks(index.scores(col.queries[qid]))
+        rows += [{"query_id": qid, "doc_id": d, "gain": g, "bm25_rank": int(ranks[pos[d]])}
+                 for d, g in col.qrels.get(qid, {}).items() if g > 0]
+    return pd.DataFrame(rows)
+
+
+def recall_at(ranks: pd.DataFrame, ks: Iterable[int]) -> pd.DataFrame:
+    """Macro-averaged recall of relevant judged documents within the BM25 top k, for each k."""
+    hit = lambda k: ((ranks.bm25_rank > 0) & (ranks.bm25_rank <= k)).groupby(ranks.query_id).mean().mean()  # noqa: E731
+    return pd.DataFrame({"k": list(ks)}).assign(recall=lambda d: [float(hit(k)) for k in d.k])

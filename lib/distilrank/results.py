@@ -1,0 +1,114 @@
+"""The results contract: every notebook appends its measured rows to `outputs/<profile>/results.json`.
+
+The file is a JSON list of rows `{system, metric, value, ci_low, ci_high, n_queries, profile,
+commit}`. `record` replaces an earlier row of the same (system, metric, profile), writes the file
+atomically under a lock, and stamps the git commit the numbers came from.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import math
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from distilrank.paths import ROOT, atomic_path, output_dir
+
+
+class ResultRow(BaseModel):
+    """One measured number."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    system: str
+    metric: str
+    value: float = Field(allow_inf_nan=False)
+    ci_low: float | None = None
+    ci_high: float | None = None
+    n_queries: int | None = None
+    profile: str
+    commit: str
+
+    @field_validator("system", "metric", "profile", "commit")
+    @classmethod
+    def _non_empty(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("must not be empty")
+        return v
+
+    @field_validator("ci_low", "ci_high", mode="before")
+    @classmethod
+    def _undefined_is_none(cls, v: float | None) -> float | None:
+        """A CI that could not be computed (too few queries, no discordant pair) is null."""
+        return None if v is None or (isinstance(v, float) and not math.isfinite(v)) else v
+
+
+def git_commit(root: Path = ROOT) -> str:
+    """Short hash of HEAD, with `-dirty` when tracked files differ from it; `unknown` without git."""
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{head}-dirty" if dirty else head
+
+
+def results_path(profile: str) -> Path:
+    """`outputs/<profile>/results.json`."""
+    return output_dir(profile) / "results.json"
+
+
+def load_results(path: str | Path) -> list[ResultRow]:
+    """Read and validate a results file (an empty list if it does not exist yet)."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    raw = json.loads(path.read_text())
+    if not isinstance(raw, list):
+        raise ValueError(f"{path}: expected a JSON list of rows")
+    return [ResultRow.model_validate(r) for r in raw]
+
+
+def record(profile: str, rows: list[dict], path: str | Path | None = None) -> list[ResultRow]:
+    """Append rows (replacing same system/metric/profile) to the profile's results file.
+
+    Each row gives system, metric, value and optionally ci_low, ci_high, n_queries; `profile` and
+    `commit` are filled in. Returns the validated rows written.
+    """
+    path = Path(path) if path is not None else results_path(profile)
+    commit = git_commit()
+    new = [ResultRow.model_validate({"profile": profile, "commit": commit, **r}) for r in rows]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(f".{path.name}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        keys = {(r.system, r.metric, r.profile) for r in new}
+        kept = [r for r in load_results(path) if (r.system, r.metric, r.profile) not in keys]
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps([r.model_dump() for r in kept + new], indent=1, allow_nan=False) + "\n")
+    return new
+
+
+def summary_rows(system: str, summary: pd.DataFrame) -> list[dict]:
+    """Rows for `record` from `distilrank.metrics.summarise` output."""
+    return [{"system": system, "metric": r.metric, "value": float(r.value), "ci_low": float(r.ci_low), "ci_high": float(r.ci_high), "n_queries": int(r.n_queries)} for r in summary.itertuples()]
+
+
+def results_table(rows: list[ResultRow]) -> pd.DataFrame:
+    """Systems as rows, metrics as columns (values only), in the order first recorded."""
+    df = pd.DataFrame([r.model_dump() for r in rows])
+    if df.empty:
+        return df
+    return df.pivot_table(index="system", columns="metric", values="value", sort=False)
+
+
+if __name__ == "__main__":
+    import sys
+
+    rows = load_results(sys.argv[1])
+    print(f"{sys.argv[1]}: {len(rows)} rows")
+    if rows:
+        print(results_table(rows).round(4).to_string())

@@ -1,0 +1,58 @@
+"""Run-time helpers every notebook uses: seeds, device, figures, wall time."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+
+from distilrank.paths import atomic_path, output_dir
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, NumPy and torch (CPU and CUDA) and ask torch for deterministic kernels."""
+    random.seed(seed)
+    np.random.seed(seed)
+    os.environ.setdefault("PYTHONHASHSEED", str(seed))
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def pick_device(requested: str = "auto") -> str:
+    """`cuda` when requested or available (for `auto`), else `cpu`; errors if cuda is absent."""
+    import torch
+
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device: cuda requested but torch sees no CUDA device")
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return requested
+
+
+def save_figure(fig, profile: str, name: str) -> Path:
+    """Save a matplotlib/seaborn figure to `outputs/<profile>/figures/<name>.png` atomically."""
+    path = output_dir(profile) / "figures" / f"{name}.png"
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+    return path
+
+
+class Stopwatch:
+    """Wall time since construction, for each notebook's closing line."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def __str__(self) -> str:
+        s = self.elapsed()
+        return f"{s / 60:.1f} min" if s >= 90 else f"{s:.1f} s"

@@ -1,0 +1,46 @@
+"""Shared fixtures: the real Cranfield files and small synthetic collections."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from distilrank.data import Collection, Doc
+from distilrank.paths import ROOT
+
+CRANFIELD = (ROOT / ".." / "shared" / "data" / "cranfield").resolve()
+
+
+@pytest.fixture(scope="session")
+def cranfield_dir() -> Path:
+    if not (CRANFIELD / "cran.all.1400").is_file():
+        pytest.fail(f"the embedded data is missing: {CRANFIELD} (../shared must sit beside the checkout)")
+    return CRANFIELD
+
+
+@pytest.fixture
+def cranfield_copy(cranfield_dir: Path, tmp_path: Path) -> Path:
+    """A writable copy of the Cranfield folder, to damage in tests."""
+    dst = tmp_path / "cranfield"
+    shutil.copytree(cranfield_dir, dst)
+    for f in dst.iterdir():
+        f.chmod(0o644)
+    return dst
+
+
+@pytest.fixture
+def tiny_collection() -> Collection:
+    """Six documents, three queries, graded judgments: small enough to check by hand."""
+    docs = {
+        "d1": Doc("d1", "wing flutter", "flutter of a swept wing at high speed"),
+        "d2": Doc("d2", "heat transfer", "heat transfer in a laminar boundary layer"),
+        "d3": Doc("d3", "shock waves", "shock waves in supersonic flow past a cone"),
+        "d4": Doc("d4", "boundary layer", "transition of the boundary layer on a flat plate"),
+        "d5": Doc("d5", "buckling", "buckling of thin cylindrical shells under pressure"),
+        "d6": Doc("d6", "", ""),
+    }
+    queries = {"1": "flutter of swept wings", "2": "boundary layer heat transfer in supersonic flow", "3": "supersonic shock waves"}
+    qrels = {"1": {"d1": 4, "d5": 1}, "2": {"d2": 3, "d4": 2, "d6": 1}, "3": {"d3": 4}}
+    return Collection("tiny", docs, queries, qrels)

@@ -1,0 +1,97 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from distilrank import config
+from distilrank.config import ParamsError, load_params, notebook_params
+from distilrank.paths import ROOT
+
+PROFILES = sorted(p.stem for p in (ROOT / "params").glob("*.yaml"))
+
+
+def test_the_four_profiles_exist():
+    assert {"default", "gpu", "smoke", "paper"} <= set(PROFILES)
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_every_profile_validates_and_names_itself(profile):
+    params = load_params(ROOT / "params" / f"{profile}.yaml")
+    assert params.profile == profile
+    assert params.device == "auto" or profile == "smoke"
+
+
+def _write(tmp_path: Path, raw: dict) -> Path:
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+@pytest.fixture
+def smoke_raw() -> dict:
+    return yaml.safe_load((ROOT / "params" / "smoke.yaml").read_text())
+
+
+def test_typo_key_names_key_and_file(tmp_path, smoke_raw):
+    smoke_raw["split"]["n_tset"] = smoke_raw["split"].pop("n_test")
+    path = _write(tmp_path, smoke_raw)
+    with pytest.raises(ParamsError) as err:
+        load_params(path)
+    msg = str(err.value)
+    assert str(path) in msg
+    assert "split.n_tset: unknown key" in msg
+    assert "split.n_test: missing key" in msg
+
+
+def test_wrong_type_is_an_error(tmp_path, smoke_raw):
+    smoke_raw["seed"] = "thirteen"
+    with pytest.raises(ParamsError, match=r"seed: Input should be a valid integer"):
+        load_params(_write(tmp_path, smoke_raw))
+
+
+def test_missing_data_directory_is_an_error(tmp_path, smoke_raw):
+    smoke_raw["data"]["path"] = str(tmp_path / "nowhere")
+    with pytest.raises(ParamsError, match=r"data: Value error, path does not exist: .*nowhere"):
+        load_params(_write(tmp_path, smoke_raw))
+
+
+def test_source_specific_keys(tmp_path, smoke_raw):
+    smoke_raw["data"] = {"source": "ir_datasets"}
+    with pytest.raises(ParamsError, match="needs data.ir_datasets_id"):
+        load_params(_write(tmp_path, smoke_raw))
+
+
+def test_not_a_file_and_not_yaml(tmp_path):
+    with pytest.raises(ParamsError, match="params file not found"):
+        load_params(tmp_path / "absent.yaml")
+    bad = tmp_path / "x.yaml"
+    bad.write_text("a: [1, 2\n")
+    with pytest.raises(ParamsError, match="not valid YAML"):
+        load_params(bad)
+
+
+def test_notebook_params_reads_profile_and_applies_injected_values():
+    ns = {"profile": "smoke", "seed": 99, "split": {"n_test": 20}, "unrelated": 1}
+    params = notebook_params(ns)
+    assert params.seed == 99
+    assert params.split.n_test == 20
+    assert params.split.n_dev == load_params(ROOT / "params" / "smoke.yaml").split.n_dev
+
+
+def test_notebook_params_rejects_bad_injection():
+    with pytest.raises(ParamsError, match="with the notebook's parameters"):
+        notebook_params({"profile": "smoke", "split": {"n_test": -1}})
+
+
+def test_cli_exit_codes(tmp_path, capsys, smoke_raw):
+    assert config.main([str(ROOT / "params" / "smoke.yaml")]) == 0
+    smoke_raw["bm25"]["k3"] = 1.0
+    assert config.main([str(_write(tmp_path, smoke_raw))]) == 2
+    assert "bm25.k3: unknown key" in capsys.readouterr().err
+
+
+def test_notebook_params_names_a_shadowed_key():
+    import distilrank.prep as prep_module
+
+    with pytest.raises(ParamsError, match=r"\['prep'\] name modules"):
+        notebook_params({"profile": "smoke", "prep": prep_module})

@@ -1,0 +1,166 @@
+import json
+import sys
+import types
+
+import pytest
+
+from distilrank.data import DataError, read_clicklog, read_cranfield, read_ir_datasets
+
+
+@pytest.fixture(scope="module")
+def cran(cranfield_dir):
+    return read_cranfield(cranfield_dir)
+
+
+def test_cranfield_counts(cran):
+    s = cran.summary()
+    assert (s["documents"], s["queries"], s["judged queries"], s["judgments"]) == (1400, 225, 225, 1837)
+    assert s["empty documents"] == 2
+    assert not cran.docs["471"].text and not cran.docs["995"].text
+
+
+def test_cranfield_queries_are_numbered_by_position(cran, cranfield_dir):
+    # cran.qry's third record is ".I 004"; cranqrel calls it query 3.
+    assert cran.queries["3"].startswith("what problems of heat conduction in composite slabs")
+    assert "365" not in cran.queries and "225" in cran.queries
+    assert all("\r" not in q for q in cran.queries.values())
+
+
+def test_cranfield_grades_become_gains(cran):
+    # cranqrel line "1 184 2": grade 2 (high relevance) -> gain 3
+    assert cran.qrels["1"]["184"] == 3
+    assert set(g for j in cran.qrels.values() for g in j.values()) == {1, 2, 3, 4}
+
+
+def test_cranfield_summary_drops_repeated_title(cran):
+    d = cran.docs["1"]
+    assert d.title == "experimental investigation of the aerodynamics of a wing in a slipstream ."
+    assert d.body.startswith("an experimental study of a wing in a propeller slipstream")
+
+
+def test_cranfield_report_counts_quirks(cran):
+    r = dict(cran.report)
+    assert r["cran.all.1400: trailing bare .I record (skipped)"] == 1
+    assert r["cran.qry: trailing bare .I record (skipped)"] == 1
+    assert r["cran.all.1400: field .W given twice in a record (joined)"] == 2
+
+
+def test_missing_folder_and_file(tmp_path, cranfield_copy):
+    with pytest.raises(DataError, match="Cranfield folder not found"):
+        read_cranfield(tmp_path / "nowhere")
+    (cranfield_copy / "cranqrel").unlink()
+    with pytest.raises(DataError, match="missing data file: .*cranqrel"):
+        read_cranfield(cranfield_copy)
+
+
+def _truncate(path, fraction=0.5):
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * fraction)])
+
+
+def test_truncated_docs_fail_the_checksum(cranfield_copy):
+    _truncate(cranfield_copy / "cran.all.1400")
+    with pytest.raises(DataError, match=r"cran.all.1400: SHA-256 does not match .*truncated"):
+        read_cranfield(cranfield_copy)
+
+
+def test_truncated_docs_fail_the_count_without_checksums(cranfield_copy):
+    _truncate(cranfield_copy / "cran.all.1400")
+    with pytest.raises(DataError, match=r"cran.all.1400.*(expected 1400|lacks field).*truncated"):
+        read_cranfield(cranfield_copy, verify_checksums=False)
+
+
+def test_truncated_queries_fail_without_checksums(cranfield_copy):
+    _truncate(cranfield_copy / "cran.qry", 0.3)
+    with pytest.raises(DataError, match=r"cran.qry.*truncated"):
+        read_cranfield(cranfield_copy, verify_checksums=False)
+
+
+def test_bad_qrel_line_names_file_and_line(cranfield_copy):
+    lines = (cranfield_copy / "cranqrel").read_text().splitlines()
+    lines[4] = "1 29 7"
+    (cranfield_copy / "cranqrel").write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=r"cranqrel:5: grade 7 outside 1..4"):
+        read_cranfield(cranfield_copy, verify_checksums=False)
+    lines[4] = "226 29 2"
+    (cranfield_copy / "cranqrel").write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=r"cranqrel:5: query 226 is not among the 225 queries"):
+        read_cranfield(cranfield_copy, verify_checksums=False)
+
+
+# --------------------------------------------------------------------------- click log
+
+
+def _log(tmp_path, records):
+    path = tmp_path / "clicks.jsonl"
+    path.write_text("\n".join(r if isinstance(r, str) else json.dumps(r) for r in records) + "\n")
+    return path
+
+
+def test_clicklog_builds_a_collection(tmp_path):
+    recs = [
+        {"query": "swept wing flutter", "title": "flutter", "summary": "wing flutter tests", "clicked": True},
+        {"query": "swept wing flutter", "title": "buckling", "summary": "shell buckling", "clicked": False},
+        {"query": "swept wing flutter", "title": "flutter", "summary": "wing flutter tests", "clicked": False},
+        {"query": "heat transfer", "title": "", "summary": "", "clicked": True},
+        {"query": "heat transfer", "title": "heat", "summary": "laminar heat transfer", "clicked": 1},
+    ]
+    col = read_clicklog(_log(tmp_path, recs))
+    assert len(col.queries) == 2 and len(col.docs) == 3
+    assert col.qrels["q1"] == {"d1": 1, "d2": 0}  # a click wins over a later non-click
+    assert col.report["records with an empty document (skipped)"] == 1
+
+
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [
+        ("{not json", r"clicks.jsonl:1: not valid JSON"),
+        ('["a list"]', r"clicks.jsonl:1: expected a JSON object"),
+        ({"query": "q", "title": "t", "summary": "s"}, r"clicks.jsonl:1: missing key\(s\) \['clicked'\]"),
+        ({"query": "q", "title": 3, "summary": "s", "clicked": True}, r"'title' must be a string"),
+        ({"query": " ", "title": "t", "summary": "s", "clicked": True}, r"empty query"),
+    ],
+)
+def test_clicklog_bad_records(tmp_path, record, message):
+    with pytest.raises(DataError, match=message):
+        read_clicklog(_log(tmp_path, [record]))
+
+
+def test_clicklog_missing_file(tmp_path):
+    with pytest.raises(DataError, match="click log not found"):
+        read_clicklog(tmp_path / "none.jsonl")
+
+
+# --------------------------------------------------------------------------- ir_datasets (faked)
+
+
+def _fake_ir_datasets(monkeypatch):
+    ns = types.SimpleNamespace
+    docs = [ns(doc_id="p1", text="the wing"), ns(doc_id="p2", text="the shell"), ns(doc_id="p3", text="heat")]
+    queries = [ns(query_id="1", text="wing"), ns(query_id="2", text="shell"), ns(query_id="3", text="no qrels")]
+    qrels = [ns(query_id="1", doc_id="p1", relevance=1), ns(query_id="2", doc_id="p2", relevance=2),
+             ns(query_id="2", doc_id="p9", relevance=1)]
+    dataset = ns(has_docs=lambda: True, has_queries=lambda: True, has_qrels=lambda: True,
+                 docs_iter=lambda: iter(docs), queries_iter=lambda: iter(queries), qrels_iter=lambda: iter(qrels))
+    loaded = []
+    module = types.ModuleType("ir_datasets")
+    module.load = lambda ident: loaded.append(ident) or dataset
+    monkeypatch.setitem(sys.modules, "ir_datasets", module)
+    return loaded
+
+
+def test_ir_datasets_reader_with_a_fake(monkeypatch):
+    loaded = _fake_ir_datasets(monkeypatch)
+    col = read_ir_datasets("msmarco-passage/train/judged")
+    assert loaded == ["msmarco-passage/train/judged"]
+    assert set(col.queries) == {"1", "2"}
+    assert col.qrels == {"1": {"p1": 1}, "2": {"p2": 2}}
+    assert col.report["queries without judgments (dropped)"] == 1
+    assert col.report["judgments of documents missing from the corpus (dropped)"] == 1
+
+
+def test_ir_datasets_max_queries_is_seeded(monkeypatch):
+    _fake_ir_datasets(monkeypatch)
+    a = read_ir_datasets("x", max_queries=1, seed=3)
+    b = read_ir_datasets("x", max_queries=1, seed=3)
+    assert list(a.queries) == list(b.queries) and len(a.queries) == 1

@@ -1,0 +1,84 @@
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from distilrank import metrics
+
+
+def test_pnr_counts_by_hand():
+    # gains 2 > 1 > 0 and scores in the same order: 3 concordant pairs
+    assert metrics.pnr_counts([3.0, 2.0, 1.0], [2, 1, 0]) == (3.0, 0.0)
+    # reversed scores: 3 discordant
+    assert metrics.pnr_counts([1.0, 2.0, 3.0], [2, 1, 0]) == (0.0, 3.0)
+    # pairs with equal gains are not counted; a score tie counts half to each side
+    assert metrics.pnr_counts([1.0, 1.0, 0.5], [1, 0, 0]) == (1.5, 0.5)
+    # d1>d3 concordant, d2>d3 concordant, d1 vs d2 (gain 2 vs 1) discordant
+    assert metrics.pnr_counts([0.5, 0.9, 0.1], [2, 1, 0]) == (2.0, 1.0)
+
+
+def test_pnr_edge_cases():
+    assert metrics.pnr([0.5, 0.9, 0.1], [2, 1, 0]) == 2.0
+    assert metrics.pnr([2.0, 1.0], [1, 0]) == math.inf
+    assert math.isnan(metrics.pnr([2.0, 1.0], [1, 1]))
+    with pytest.raises(ValueError, match="differ in shape"):
+        metrics.pnr_counts([1.0], [1, 0])
+
+
+def _run(rows):
+    return pd.DataFrame(rows, columns=["query_id", "doc_id", "gain", "score"])
+
+
+def test_evaluate_candidates_by_hand():
+    df = _run([
+        ("q1", "a", 3, 0.9), ("q1", "b", 0, 0.8), ("q1", "c", 2, 0.7),
+        ("q2", "x", 0, 1.0), ("q2", "y", 1, 0.5),
+    ])
+    per = metrics.evaluate_candidates(df).set_index("query_id")
+    # q1: DCG = 3/log2(2) + 0 + 2/log2(4) = 4; IDCG = 3 + 2/log2(3)
+    assert per.loc["q1", "ndcg@5"] == pytest.approx(4 / (3 + 2 / math.log2(3)))
+    # q2: the only relevant doc at rank 2
+    assert per.loc["q2", "ndcg@5"] == pytest.approx(1 / math.log2(3))
+    assert per.loc["q2", "mrr@10"] == pytest.approx(0.5)
+    assert per.loc["q1", "mrr@10"] == 1.0
+    # q1 pairs: a>b c, a>c c, c>b (gain 2>0, score .7<.8) d -> 2 c, 1 d; q2: 1 d
+    assert (per.loc["q1", "concordant"], per.loc["q1", "discordant"]) == (2.0, 1.0)
+    assert metrics.aggregate(per, "pnr") == pytest.approx(2 / 2)
+    assert metrics.aggregate(per, "ndcg@5") == pytest.approx(per["ndcg@5"].mean())
+
+
+def test_ndcg10_sees_ranks_6_to_10():
+    rows = [("q", f"d{i}", 0, 10.0 - i) for i in range(10)]
+    rows[7] = ("q", "d7", 2, 3.0)  # the relevant doc at rank 8
+    per = metrics.evaluate_candidates(_run(rows))
+    assert per.loc[0, "ndcg@5"] == 0.0
+    assert per.loc[0, "ndcg@10"] == pytest.approx(1 / math.log2(9))
+    assert per.loc[0, "mrr@10"] == pytest.approx(1 / 8)
+
+
+def test_evaluate_candidates_rejects_bad_input():
+    with pytest.raises(KeyError, match="missing columns"):
+        metrics.evaluate_candidates(_run([("q", "a", 1, 0.1)]).drop(columns="gain"))
+    with pytest.raises(ValueError, match="appears twice"):
+        metrics.evaluate_candidates(_run([("q", "a", 1, 0.1), ("q", "a", 1, 0.2)]))
+    with pytest.raises(ValueError, match="missing scores"):
+        metrics.evaluate_candidates(_run([("q", "a", 1, None)]))
+
+
+def test_bootstrap_ci_brackets_the_value_and_is_seeded():
+    rng = np.random.default_rng(0)
+    per = pd.DataFrame({"ndcg@5": rng.uniform(size=60), "concordant": rng.integers(1, 20, 60).astype(float),
+                        "discordant": rng.integers(1, 20, 60).astype(float)})
+    for m in ("ndcg@5", "pnr"):
+        lo, hi = metrics.bootstrap_ci(per, m, seed=1)
+        assert lo < metrics.aggregate(per, m) < hi
+        assert (lo, hi) == metrics.bootstrap_ci(per, m, seed=1)
+
+
+def test_summarise_has_every_metric():
+    df = _run([("q1", "a", 1, 0.9), ("q1", "b", 0, 0.1), ("q2", "a", 0, 0.9), ("q2", "b", 1, 0.1)])
+    s = metrics.summarise(metrics.evaluate_candidates(df), n_resamples=200)
+    assert list(s.metric) == ["pnr", "ndcg@5", "ndcg@10", "mrr@10"]
+    assert s.set_index("metric").loc["pnr", "value"] == 1.0
+    assert (s.n_queries == 2).all()

@@ -1,0 +1,79 @@
+"""The notebooks as sources (clean, parameterised) and as a chain (`make replicate PROFILE=smoke`)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from distilrank.paths import ROOT
+from distilrank.results import load_results
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def test_notebooks_exist_in_order():
+    assert NOTEBOOKS and NOTEBOOKS[0].name == "01_data_prep.ipynb"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_sources_are_clean_and_parameterised(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert not any(c.get("outputs") or c.get("execution_count") for c in code), "commit notebooks without outputs"
+    tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1 and 'profile = "default"' in tagged[0].source
+    after = code[code.index(tagged[0]) + 1].source
+    assert "cfg = notebook_params(globals())" in after.split("import matplotlib")[0], \
+        "read the profile right after the parameters cell, before imports can shadow its keys"
+    assert nb.metadata.kernelspec.name == "distilrank"
+    assert nb.cells[0].cell_type == "markdown", "a notebook opens with prose"
+    assert not any(line.lstrip().startswith("def ") for c in code for line in c.source.splitlines()), \
+        "functions belong in lib/distilrank, not in notebooks"
+
+
+def _make(*args: str, outputs: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run(["make", "-C", str(ROOT), *args, "PROFILE=smoke", f"OUTPUTS={outputs}",
+                           f"PYTHON={sys.executable}"], capture_output=True, text=True, env=env)
+
+
+@pytest.mark.slow
+def test_smoke_chain_runs_every_notebook(tmp_path):
+    run = _make("replicate", outputs=tmp_path)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
+    out = tmp_path / "smoke"
+    for src in NOTEBOOKS:
+        nb = nbformat.read(out / src.name, as_version=4)
+        errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
+        assert not errors, f"{src.name}: {errors[0]}"
+        assert all(c.get("execution_count") for c in nb.cells if c.cell_type == "code"), f"{src.name} not fully executed"
+    assert not list(out.glob("*.partial.ipynb"))
+    rows = load_results(out / "results.json")
+    bm25 = {r.metric: r for r in rows if r.system == "bm25"}
+    assert set(bm25) == {"pnr", "ndcg@5", "ndcg@10", "mrr@10"}
+    assert all(r.profile == "smoke" and r.n_queries == 12 for r in bm25.values())
+    assert 0 < bm25["ndcg@5"].value <= 1 and bm25["pnr"].value > 0
+    assert bm25["ndcg@5"].ci_low <= bm25["ndcg@5"].value <= bm25["ndcg@5"].ci_high
+    assert (out / "prepared" / "dataset_dict.json").is_file()
+    assert len(list((out / "figures").glob("01_*.png"))) >= 5
+    # a second run finds every stage up to date
+    again = _make("-q", *[str(out / p.name) for p in NOTEBOOKS], outputs=tmp_path)
+    assert again.returncode == 0, "make considers a stage out of date right after running it"
+
+
+@pytest.mark.slow
+def test_make_replicate_stops_on_a_bad_profile(tmp_path):
+    bad = ROOT / "params" / "broken-test.yaml"
+    text = (ROOT / "params" / "smoke.yaml").read_text().replace("n_test:", "n_tset:")
+    bad.write_text(text.replace("profile: smoke", "profile: broken-test"))
+    try:
+        run = subprocess.run(["make", "-C", str(ROOT), "check-params", "PROFILE=broken-test"],
+                             capture_output=True, text=True)
+    finally:
+        bad.unlink()
+    assert run.returncode != 0
+    assert "split.n_tset: unknown key" in run.stderr

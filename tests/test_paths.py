@@ -1,0 +1,31 @@
+import pytest
+
+from distilrank.paths import ROOT, atomic_dir, atomic_path, resolve
+
+
+def test_resolve_is_relative_to_the_repository_root():
+    assert resolve("params/default.yaml") == ROOT / "params" / "default.yaml"
+
+
+def test_atomic_path_keeps_the_old_file_on_error(tmp_path):
+    target = tmp_path / "a.txt"
+    target.write_text("old")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("killed")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
+
+
+def test_atomic_dir_swaps_only_when_complete(tmp_path):
+    target = tmp_path / "ds"
+    with atomic_dir(target) as tmp:
+        (tmp / "f").write_text("1")
+    with pytest.raises(RuntimeError), atomic_dir(target) as tmp:
+        (tmp / "f").write_text("2")
+        raise RuntimeError("killed")
+    assert (target / "f").read_text() == "1"
+    with atomic_dir(target) as tmp:
+        (tmp / "f").write_text("3")
+    assert (target / "f").read_text() == "3"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]

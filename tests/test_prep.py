@@ -1,0 +1,65 @@
+import pytest
+
+from distilrank import prep
+from distilrank.bm25 import BM25Index
+
+
+@pytest.fixture
+def index(tiny_collection):
+    return BM25Index(list(tiny_collection.docs.values()))
+
+
+def test_split_is_seeded_disjoint_and_sized():
+    ids = [str(i) for i in range(1, 101)]
+    a = prep.split_queries(ids, n_test=30, n_dev=10, seed=7)
+    assert a == prep.split_queries(list(reversed(ids)), n_test=30, n_dev=10, seed=7)
+    assert a != prep.split_queries(ids, n_test=30, n_dev=10, seed=8)
+    assert [len(a[s]) for s in ("train", "dev", "test")] == [60, 10, 30]
+    assert set(a["train"]) | set(a["dev"]) | set(a["test"]) == set(ids)
+    assert not set(a["train"]) & set(a["test"])
+
+
+def test_split_refuses_to_leave_no_training_queries():
+    with pytest.raises(ValueError, match="leaves no training queries"):
+        prep.split_queries(["1", "2", "3"], n_test=2, n_dev=1, seed=0)
+
+
+def test_cpt_examples_keep_clicked_nonempty_docs(tiny_collection):
+    rows = prep.cpt_examples(tiny_collection, ["1", "2"], min_gain=2)
+    assert [(r["query_id"], r["doc_id"]) for r in rows] == [("1", "d1"), ("2", "d2"), ("2", "d4")]
+    assert rows[0]["title"] == "wing flutter" and rows[0]["gain"] == 4
+
+
+def test_train_groups_hold_judged_docs_and_seeded_bm25_negatives(tiny_collection, index):
+    rows = prep.train_groups(tiny_collection, index, ["2"], n_negatives=1, depth=5, seed=0)
+    judged = [r for r in rows if r["source"] == "judged"]
+    negs = [r for r in rows if r["source"] == "bm25_negative"]
+    assert {r["doc_id"] for r in judged} == {"d2", "d4", "d6"}
+    assert len(negs) == 1 and negs[0]["doc_id"] not in tiny_collection.qrels["2"]
+    assert negs[0]["gain"] == 0 and negs[0]["bm25_rank"] >= 1
+    assert rows == prep.train_groups(tiny_collection, index, ["2"], n_negatives=1, depth=5, seed=0)
+
+
+def test_eval_candidates_add_every_judged_doc(tiny_collection, index):
+    rows = prep.eval_candidates(tiny_collection, index, ["1"], depth=1)
+    assert [r["doc_id"] for r in rows] == ["d1", "d5"]
+    assert [r["source"] for r in rows] == ["bm25", "judged"]
+    assert rows[0]["bm25_rank"] == 1 and rows[0]["bm25_score"] > rows[1]["bm25_score"]
+
+
+def test_recall_at(tiny_collection, index):
+    ranks = prep.judged_ranks(tiny_collection, index, ["1", "3"])
+    rec = prep.recall_at(ranks, [1, 10]).set_index("k").recall
+    # q1: d1 at rank 1, d5 not retrieved -> 0.5 at any depth; q3: d3 at rank 1 -> 1.0
+    assert rec[1] == pytest.approx(0.75) and rec[10] == pytest.approx(0.75)
+
+
+def test_save_and_load_prepared(tmp_path, tiny_collection, index):
+    tables = {"test_candidates": prep.eval_candidates(tiny_collection, index, ["1", "2"], depth=3)}
+    prep.save_prepared(tables, tmp_path / "prepared")
+    dd = prep.load_prepared(tmp_path / "prepared")
+    assert dd["test_candidates"].to_list() == tables["test_candidates"]
+    with pytest.raises(ValueError, match="empty tables"):
+        prep.save_prepared({"x": []}, tmp_path / "other")
+    with pytest.raises(FileNotFoundError, match="run notebook 01"):
+        prep.load_prepared(tmp_path / "absent")
