@@ -61,7 +61,7 @@ $(foreach i,$(wordlist 2,$(words $(EXECUTED)),$(shell seq 1 $(words $(EXECUTED))
 $(firstword $(EXECUTED)): $(DATA)
 
 lint: $(ENV_STAMP)
-	$(VENV)/bin/ruff check lib tests notebooks benchmarks
+	$(VENV)/bin/ruff check .
 
 # pytest exits 5 when it collected no test: here that means the suite is broken, so fail loudly.
 test: $(ENV_STAMP) lint
