@@ -29,3 +29,16 @@ def test_atomic_dir_swaps_only_when_complete(tmp_path):
         (tmp / "f").write_text("3")
     assert (target / "f").read_text() == "3"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]
+
+
+def test_atomic_writes_get_ordinary_permissions(tmp_path):
+    import os
+
+    with atomic_path(tmp_path / "f") as tmp:
+        tmp.write_text("x")
+    with atomic_dir(tmp_path / "d") as tmp:
+        pass
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "f").stat().st_mode & 0o777 == 0o666 & ~mask
+    assert (tmp_path / "d").stat().st_mode & 0o777 == 0o777 & ~mask
