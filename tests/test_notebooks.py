@@ -1,5 +1,6 @@
 """The notebooks as sources (clean, parameterised) and as a chain (`make replicate PROFILE=smoke`)."""
 
+import json
 import os
 import subprocess
 import sys
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from datasets import load_from_disk
 
 from distilrank.paths import ROOT
 from distilrank.results import load_results
@@ -60,6 +62,20 @@ def test_smoke_chain_runs_every_notebook(tmp_path):
     assert bm25["ndcg@5"].ci_low <= bm25["ndcg@5"].value <= bm25["ndcg@5"].ci_high
     assert (out / "prepared" / "dataset_dict.json").is_file()
     assert len(list((out / "figures").glob("01_*.png"))) >= 5
+    # 02: both decoder variants before and after CPT, and the choice
+    choice = json.loads((out / "cpt" / "choice.json").read_text())
+    assert choice["variant"] in {"minilm", "scratch"}
+    for variant in ("minilm", "scratch"):
+        assert (out / "cpt" / variant / "cpt" / "model.safetensors").is_file()
+    # 03: three systems in results.json, saved rankers, cached scores and the transfer set
+    systems = {r.system for r in rows}
+    assert {"bm25", "teacher-no-cpt", "teacher-cpt", "bert6-labels"} <= systems
+    assert (out / "students" / "bert6-labels" / "model.safetensors").is_file()
+    assert (out / "teachers" / "teacher-cpt" / "score_head.safetensors").is_file()
+    transfer = load_from_disk(str(out / "transfer"))
+    assert set(transfer) >= {"train", "dev", "test", "pseudo"}
+    assert transfer["test"].num_rows == load_from_disk(str(out / "prepared"))["test_candidates"].num_rows
+    assert all(isinstance(x, float) for x in transfer["train"]["teacher_score"][:5])
     # a second run finds every stage up to date
     again = _make("-q", *[str(out / p.name) for p in NOTEBOOKS], outputs=tmp_path)
     assert again.returncode == 0, "make considers a stage out of date right after running it"

@@ -54,6 +54,7 @@ class SplitParams(_Section):
 
     n_test: int = Field(ge=1)
     n_dev: int = Field(ge=0)
+    n_train: int | None = Field(None, ge=1, description="cap on training queries (None: all the rest)")
 
 
 class BM25Params(_Section):
@@ -72,7 +73,64 @@ class PrepParams(_Section):
     train_negatives: int = Field(ge=0, description="BM25 hard negatives per training query")
     negative_depth: int = Field(ge=1, description="negatives are drawn from this BM25 depth")
     eval_depth: int = Field(ge=1, description="BM25 top-k per dev/test query (judged docs added)")
+    train_depth: int = Field(ge=1, description="BM25 top-k per training query for the transfer set")
+    pseudo_queries: int = Field(ge=0, description="documents whose title becomes a pseudo-query")
+    pseudo_depth: int = Field(ge=1, description="BM25 candidates per pseudo-query")
     show_examples: int = Field(3, ge=0)
+
+
+class ScratchDecoder(_Section):
+    """The `scratch` embedded teacher: a small Llama-architecture decoder and its own tokenizer."""
+
+    vocab_size: int = Field(ge=100)
+    hidden: int = Field(ge=8)
+    layers: int = Field(ge=1)
+    heads: int = Field(ge=1)
+    intermediate: int = Field(ge=8)
+
+
+class CPTParams(_Section):
+    """Continued pre-training (notebook 02, `distilrank.cpt`).
+
+    `variants`: the teacher builds trained and compared on dev per-word perplexity; the best one is
+    the teacher. `minilm` (MiniLM-L6 weights as a causal decoder, deepened to `minilm_layers`),
+    `scratch` (a decoder from `scratch`'s config with a tokenizer trained on the collection),
+    `hub` (the `models.teacher` checkpoint; paper profile).
+    """
+
+    variants: list[Literal["minilm", "scratch", "hub"]] = Field(min_length=1)
+    minilm_layers: int = Field(6, ge=1)
+    scratch: ScratchDecoder
+    max_len: int = Field(ge=16)
+    epochs: float = Field(gt=0)
+    batch_size: int = Field(ge=1)
+    lr: dict[str, float]
+    pseudo_examples: int = Field(ge=0, description="title -> summary examples added from pseudo-queries")
+    max_examples: int | None = Field(None, ge=1, description="cap on CPT training examples")
+    n_generate: int = Field(3, ge=0)
+    bf16: bool = False
+    gradient_checkpointing: bool = False
+
+    @model_validator(mode="after")
+    def _lr_per_variant(self) -> CPTParams:
+        missing = [v for v in self.variants if v not in self.lr]
+        if missing:
+            raise ValueError(f"lr needs a learning rate for each variant; missing {missing}")
+        return self
+
+
+class RankTrainParams(_Section):
+    """Group-wise ranking training (`distilrank.training`): one query's candidates per group."""
+
+    max_len: int = Field(ge=16)
+    group_size: int = Field(ge=2)
+    groups_per_step: int = Field(1, ge=1)
+    epochs: int = Field(ge=1)
+    lr: float = Field(gt=0)
+    loss: Literal["ranknet", "listnet"] = "ranknet"
+    pseudo_groups: int = Field(0, ge=0, description="title pseudo-query groups added to the training groups")
+    eval_every: int = Field(0, ge=0, description="dev evaluation every n steps (0: at the end only)")
+    batch_size: int = Field(64, ge=1, description="scoring batch size")
 
 
 class ModelParams(_Section):
@@ -97,6 +155,17 @@ class Params(_Section):
     bm25: BM25Params
     prep: PrepParams
     models: ModelParams
+    cpt: CPTParams
+    teacher: RankTrainParams
+    labels_student: RankTrainParams
+
+    @model_validator(mode="after")
+    def _teacher_source(self) -> Params:
+        if "hub" in self.cpt.variants and self.models.teacher == "embedded":
+            raise ValueError("cpt.variants 'hub' needs models.teacher to name a hub checkpoint")
+        if "bert6" not in self.models.students:
+            raise ValueError("models.students needs a 'bert6' entry (the labels-only and distilled student)")
+        return self
 
 
 def _format(err: ValidationError, source: str) -> str:

@@ -106,3 +106,19 @@ def summarise(per_query: pd.DataFrame, n_resamples: int = 1000, seed: int = 0) -
         lo, hi = bootstrap_ci(per_query, metric, n_resamples=n_resamples, seed=seed)
         rows.append({"metric": metric, "value": aggregate(per_query, metric), "ci_low": lo, "ci_high": hi, "n_queries": len(per_query)})
     return pd.DataFrame(rows)
+
+
+def paired_test(per_a: pd.DataFrame, per_b: pd.DataFrame, metric: str) -> dict[str, float]:
+    """Paired t-test (scipy) of system a vs b over the queries both evaluated.
+
+    `metric` is a per-query column; for PNR use `pair_accuracy`. Returns the mean difference
+    (a - b), the t statistic and the two-sided p-value (nan when every difference is 0).
+    """
+    joined = per_a.set_index("query_id")[[metric]].join(per_b.set_index("query_id")[[metric]], lsuffix="_a", rsuffix="_b", how="inner").dropna()
+    if len(joined) < 2:
+        raise ValueError(f"paired_test: {len(joined)} common queries; need at least 2")
+    a, b = joined[f"{metric}_a"].to_numpy(), joined[f"{metric}_b"].to_numpy()
+    if np.allclose(a, b):
+        return {"diff": 0.0, "t": float("nan"), "p": float("nan"), "n_queries": len(joined)}
+    res = stats.ttest_rel(a, b)
+    return {"diff": float(np.mean(a - b)), "t": float(res.statistic), "p": float(res.pvalue), "n_queries": len(joined)}

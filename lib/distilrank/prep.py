@@ -25,8 +25,11 @@ from distilrank.paths import atomic_dir
 SPLITS = ("train", "dev", "test")
 
 
-def split_queries(query_ids: Iterable[str], n_test: int, n_dev: int, seed: int) -> dict[str, list[str]]:
-    """A seeded, deterministic train/dev/test split of query ids (order of input ignored)."""
+def split_queries(query_ids: Iterable[str], n_test: int, n_dev: int, seed: int, n_train: int | None = None) -> dict[str, list[str]]:
+    """A seeded, deterministic train/dev/test split of query ids (order of input ignored).
+
+    Test and dev come first from one seeded permutation; the rest train, cut to `n_train` if given.
+    """
     ids = sorted(set(query_ids), key=lambda q: (len(q), q))
     if n_test + n_dev >= len(ids):
         raise ValueError(
@@ -35,6 +38,7 @@ def split_queries(query_ids: Iterable[str], n_test: int, n_dev: int, seed: int) 
         )
     order = [ids[i] for i in np.random.default_rng(seed).permutation(len(ids))]
     test, dev, train = order[:n_test], order[n_test : n_test + n_dev], order[n_test + n_dev :]
+    train = train if n_train is None else train[:n_train]
     return {s: sorted(part, key=lambda q: (len(q), q)) for s, part in zip(SPLITS, (train, dev, test), strict=True)}
 
 
@@ -163,3 +167,35 @@ def recall_at(ranks: pd.DataFrame, ks: Iterable[int]) -> pd.DataFrame:
     """Macro-averaged recall of relevant judged documents within the BM25 top k, for each k."""
     hit = lambda k: ((ranks.bm25_rank > 0) & (ranks.bm25_rank <= k)).groupby(ranks.query_id).mean().mean()  # noqa: E731
     return pd.DataFrame({"k": list(ks)}).assign(recall=lambda d: [float(hit(k)) for k in d.k])
+
+
+def corpus_rows(col: Collection) -> list[dict[str, Any]]:
+    """Every document (doc_id, title, summary), for stages that need the whole collection."""
+    return [{"doc_id": d.doc_id, "title": d.title, "summary": d.body} for d in col.docs.values()]
+
+
+def pseudo_query_groups(col: Collection, index: BM25Index, n_queries: int, depth: int, seed: int) -> list[dict[str, Any]]:
+    """Unlabeled click-style data from the collection itself: a document's title as a query.
+
+    For `n_queries` documents (seeded sample of those with a title and a summary), the title is
+    the query, the document is its one "clicked" result (gain 1) and the BM25 top `depth` other
+    documents for that title are its candidates (gain 0). Candidates are shown by their summary
+    only (`title` is empty): with the title present, the match would be a trivial copy.
+    Query ids are `t<doc_id>`; no test query is involved.
+    """
+    eligible = [d for d in col.docs.values() if d.title and d.body]
+    rng = np.random.default_rng(seed)
+    picked = [eligible[i] for i in sorted(rng.choice(len(eligible), size=min(n_queries, len(eligible)), replace=False))]
+    pos = {d: i for i, d in enumerate(index.doc_ids)}
+    rows = []
+    for src in picked:
+        scores = index.scores(src.title)
+        ranks = _ranks(scores)
+        others = [d for d, _ in index.top_k(scores, depth + 1) if d != src.doc_id][:depth]
+        for did in [src.doc_id, *others]:
+            i = pos[did]
+            rows.append({"query_id": f"t{src.doc_id}", "doc_id": did, "query": src.title, "title": "",
+                         "summary": col.docs[did].body, "gain": int(did == src.doc_id),
+                         "bm25_score": float(scores[i]), "bm25_rank": int(ranks[i]),
+                         "source": "title_source" if did == src.doc_id else "bm25"})
+    return rows

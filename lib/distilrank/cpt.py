@@ -1,0 +1,169 @@
+"""Continued pre-training (CPT) on click-style data (DisRanker Sec. 3.1).
+
+An example is a prompt holding the query and a target holding the clicked document's title and
+summary; the causal-LM loss covers the target tokens only (prompt labels are -100). Training runs
+on transformers' `Trainer`; `target_nll` gives held-out perplexity on target tokens, per token and
+per word (per-word perplexity compares models with different tokenizers).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
+
+IGNORE = -100
+PROMPT_TAIL = 6
+
+
+def cpt_prompt(query: str) -> str:
+    """The prompt: the query, then the cue for the clicked document."""
+    return f"query: {query} clicked document:"
+
+
+def cpt_target(title: str, summary: str) -> str:
+    """The target: the clicked document's title and summary."""
+    return f"{title} {summary}".strip()
+
+
+def cpt_rows(cpt_examples: pd.DataFrame, pseudo_groups: pd.DataFrame | None, pseudo_examples: int,
+             max_examples: int | None, seed: int) -> list[dict[str, str]]:
+    """Prompt/target rows: every click example, plus `pseudo_examples` title -> summary examples.
+
+    Pseudo examples come from the pseudo-query groups' source documents (the title is the query,
+    the summary the target). With `max_examples`, a seeded sample of the whole is kept. Shuffled.
+    """
+    rows = [{"prompt": cpt_prompt(q), "target": cpt_target(t, s)} for q, t, s in
+            zip(cpt_examples["query"], cpt_examples["title"], cpt_examples["summary"], strict=True)]
+    if pseudo_groups is not None and pseudo_examples:
+        src = pseudo_groups[pseudo_groups["source"] == "title_source"]
+        pick = seeded_sample(len(src), pseudo_examples, seed)
+        rows += [{"prompt": cpt_prompt(q), "target": s} for q, s in zip(src["query"].to_numpy()[pick], src["summary"].to_numpy()[pick], strict=True)]
+    order = np.random.default_rng(seed).permutation(len(rows))
+    if max_examples is not None:
+        order = order[:max_examples]
+    return [rows[i] for i in order]
+
+
+def end_token_id(tokenizer) -> int:
+    """The id that ends a sequence: EOS, or SEP for BERT-style tokenizers."""
+    end = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else tokenizer.sep_token_id
+    if end is None:
+        raise ValueError("tokenizer has neither an EOS nor a SEP token")
+    return end
+
+
+def cpt_features(tokenizer, prompt: str, target: str, max_len: int) -> dict[str, list[int]]:
+    """Token ids and labels for one example; prompt labels are -100, the target ends with EOS.
+
+    The prompt is encoded as the tokenizer encodes a text (BERT-style: `[CLS] prompt [SEP]`), the
+    target without special tokens plus the end token, cut so that the whole fits `max_len`. A prompt
+    longer than half of `max_len` loses its middle: its start and its last `PROMPT_TAIL` tokens
+    (the cue that a document follows) are kept.
+    """
+    prompt_ids = tokenizer(prompt, add_special_tokens=True)["input_ids"]
+    half = max_len // 2
+    if half <= PROMPT_TAIL:
+        raise ValueError(f"cpt_features: max_len {max_len} leaves no room for a prompt")
+    if len(prompt_ids) > half:
+        prompt_ids = prompt_ids[: half - PROMPT_TAIL] + prompt_ids[-PROMPT_TAIL:]
+    room = max_len - len(prompt_ids) - 1
+    target_ids = tokenizer(target, add_special_tokens=False)["input_ids"][:room] + [end_token_id(tokenizer)]
+    ids = prompt_ids + target_ids
+    return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": [IGNORE] * len(prompt_ids) + target_ids}
+
+
+def build_features(tokenizer, rows: Sequence[dict], max_len: int) -> list[dict[str, list[int]]]:
+    """`cpt_features` for rows with `prompt` and `target` fields."""
+    return [cpt_features(tokenizer, r["prompt"], r["target"], max_len) for r in rows]
+
+
+def train_cpt(model, tokenizer, features: Sequence[dict], *, output_dir: str, epochs: float, lr: float,
+              batch_size: int, seed: int, device: str, warmup: float = 0.05, bf16: bool = False,
+              gradient_checkpointing: bool = False) -> list[dict]:
+    """Causal-LM training on target tokens with `Trainer`; returns the logged loss history."""
+    args = TrainingArguments(
+        output_dir=output_dir, per_device_train_batch_size=batch_size, num_train_epochs=epochs,
+        learning_rate=lr, warmup_steps=warmup, weight_decay=0.01, lr_scheduler_type="cosine",
+        logging_steps=max(1, math.ceil(len(features) / batch_size * epochs / 20)), save_strategy="no",
+        report_to="none", seed=seed, data_seed=seed, use_cpu=device == "cpu", bf16=bf16,
+        activation_checkpointing=gradient_checkpointing, optim="adamw_torch", train_sampling_strategy="group_by_length",
+        length_column_name="length", dataloader_num_workers=0,
+    )
+    collator = DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=IGNORE, padding=True)
+    trainer = Trainer(model=model, args=args, train_dataset=list(features), data_collator=collator)
+    trainer.train()
+    return [h for h in trainer.state.log_history if "loss" in h]
+
+
+def target_nll(model, tokenizer, features: Sequence[dict], batch_size: int = 16, device: str = "cpu") -> dict[str, float]:
+    """Summed negative log-likelihood of target tokens, with token and word counts and perplexities."""
+    model.eval().to(device)
+    collator = DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=IGNORE, padding=True)
+    nll, tokens, words = 0.0, 0, 0
+    with torch.inference_mode():
+        for start in tqdm(range(0, len(features), batch_size), desc="perplexity", mininterval=5):
+            chunk = features[start : start + batch_size]
+            batch = {k: v.to(device) for k, v in collator([dict(f) for f in chunk]).items()}
+            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.float()
+            shift_logits, shift_labels = logits[:, :-1], batch["labels"][:, 1:]
+            loss = torch.nn.functional.cross_entropy(shift_logits.reshape(-1, shift_logits.shape[-1]),
+                                                     shift_labels.reshape(-1), ignore_index=IGNORE, reduction="sum")
+            nll += float(loss)
+            tokens += int((shift_labels != IGNORE).sum())
+            for f in chunk:
+                target = [t for t in f["labels"] if t != IGNORE]
+                words += max(1, len(tokenizer.decode(target, skip_special_tokens=True).split()))
+    return {"nll": nll, "target_tokens": tokens, "target_words": words,
+            "ppl_token": math.exp(nll / tokens), "ppl_word": math.exp(nll / words)}
+
+
+def target_loglik(model, tokenizer, features: Sequence[dict], batch_size: int = 32, device: str = "cpu",
+                  desc: str = "likelihood") -> np.ndarray:
+    """Mean log-probability of each example's target tokens given its prompt (length-sorted batches).
+
+    With a query as prompt and a candidate document as target, this is a zero-shot ranker from the
+    decoder alone: documents the decoder finds likely after the query come first (the query-
+    likelihood idea of language-model IR, turned around: the document given the query).
+    """
+    model.eval().to(device)
+    collator = DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=IGNORE, padding=True)
+    order = np.argsort([len(f["input_ids"]) for f in features], kind="stable")
+    out = np.empty(len(features), dtype=np.float32)
+    with torch.inference_mode():
+        for start in tqdm(range(0, len(order), batch_size), desc=desc, mininterval=5):
+            idx = order[start : start + batch_size]
+            batch = {k: v.to(device) for k, v in collator([dict(features[i]) for i in idx]).items()}
+            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.float()
+            labels = batch["labels"][:, 1:]
+            logp = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+            keep = labels != IGNORE
+            out[idx] = ((logp * keep).sum(1) / keep.sum(1).clamp(min=1)).cpu().numpy()
+    return out
+
+
+def generate(model, tokenizer, prompts: Sequence[str], max_new_tokens: int = 40, device: str = "cpu") -> list[str]:
+    """Greedy continuations of prompts (what CPT taught the model to write after a query).
+
+    Greedy decoding with no repeated 3-gram: a small, briefly trained decoder otherwise loops on
+    its most likely phrase, which hides what else it learned.
+    """
+    model.eval().to(device)
+    out = []
+    with torch.inference_mode():
+        for p in prompts:
+            ids = tokenizer(p, return_tensors="pt").to(device)
+            gen = model.generate(**ids, max_new_tokens=max_new_tokens, do_sample=False, no_repeat_ngram_size=3,
+                                 pad_token_id=tokenizer.pad_token_id, eos_token_id=end_token_id(tokenizer))
+            out.append(tokenizer.decode(gen[0, ids["input_ids"].shape[1]:], skip_special_tokens=True))
+    return out
+
+
+def seeded_sample(n: int, k: int, seed: int) -> np.ndarray:
+    """k of n indices, seeded and sorted (for picking examples to show)."""
+    return np.sort(np.random.default_rng(seed).choice(n, size=min(k, n), replace=False))

@@ -1,0 +1,78 @@
+"""Ranking and distillation losses over one (queries x documents) score matrix.
+
+Every loss takes `scores` of shape (Q, K) (the model's scores for K candidates of each of Q
+queries), a same-shaped `targets` matrix (gains, or teacher scores) and an optional boolean `mask`
+(False = padding), and returns a scalar. The training loop calls `loss(scores, targets, mask)`
+and never changes when a loss is added (the pattern of lightning-ir's `loss/` package and
+sentence-transformers' cross-encoder losses).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def _mask(scores: Tensor, mask: Tensor | None) -> Tensor:
+    return torch.ones_like(scores, dtype=torch.bool) if mask is None else mask.bool()
+
+
+def ordered_pairs(targets: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    """All (query, better doc, worse doc) index triples with targets[q, i] > targets[q, j]."""
+    valid = _mask(targets, mask)
+    better = (targets.unsqueeze(2) > targets.unsqueeze(1)) & valid.unsqueeze(2) & valid.unsqueeze(1)
+    return better.nonzero(as_tuple=True)
+
+
+class PairwiseLoss(torch.nn.Module):
+    """Base for losses over ordered pairs of one query's documents; pairs come from `targets`."""
+
+    def pair_loss(self, margin: Tensor, pair_targets: tuple[Tensor, Tensor]) -> Tensor:
+        raise NotImplementedError
+
+    def forward(self, scores: Tensor, targets: Tensor, mask: Tensor | None = None) -> Tensor:
+        q, i, j = ordered_pairs(targets, mask)
+        if q.numel() == 0:  # no ordered pair: nothing to learn, but keep the graph
+            return scores.sum() * 0.0
+        return self.pair_loss(scores[q, i] - scores[q, j], (targets[q, i], targets[q, j]))
+
+
+class RankNet(PairwiseLoss):
+    """RankNet (Burges et al., ICML 2005): logistic loss on the score margin of each ordered pair.
+
+    The pairwise ranking loss DisRanker uses to fine-tune the LLM teacher (Sec. 3.2):
+    `mean(log(1 + exp(-(s_i - s_j))))` over pairs with target_i > target_j.
+    """
+
+    def pair_loss(self, margin: Tensor, pair_targets: tuple[Tensor, Tensor]) -> Tensor:
+        return F.softplus(-margin).mean()
+
+
+class ListNet(torch.nn.Module):
+    """ListNet (Cao et al., ICML 2007): cross-entropy between softmax(targets / t) and softmax(scores).
+
+    A listwise alternative for the teacher (and, with teacher scores as targets, the listwise
+    distillation Rank-DistiLLM recommends). Padding gets -inf on both sides.
+    """
+
+    def __init__(self, temperature: float = 1.0) -> None:
+        super().__init__()
+        self.temperature = temperature
+
+    def forward(self, scores: Tensor, targets: Tensor, mask: Tensor | None = None) -> Tensor:
+        valid = _mask(scores, mask)
+        neg = torch.finfo(scores.dtype).min
+        target_dist = torch.softmax(targets.masked_fill(~valid, neg) / self.temperature, dim=1)
+        log_probs = torch.log_softmax(scores.masked_fill(~valid, neg), dim=1)
+        return -(target_dist * log_probs).masked_fill(~valid, 0.0).sum(dim=1).mean()
+
+
+LOSSES = {"ranknet": RankNet, "listnet": ListNet}
+
+
+def make_loss(name: str) -> torch.nn.Module:
+    """A loss by name (`ranknet`, `listnet`, ...)."""
+    if name not in LOSSES:
+        raise ValueError(f"unknown loss {name!r}; choose from {sorted(LOSSES)}")
+    return LOSSES[name]()

@@ -1,0 +1,176 @@
+"""Rankers as score functions: the LLM teacher's last-token head, BERT cross-encoders, scoring.
+
+- `LastTokenScorer`: DisRanker's teacher (Sec. 3.2): any decoder (`AutoModel`) whose last non-pad
+  token's final hidden state goes through one dense layer to a score. Hub LLMs and the embedded
+  teacher share this code path.
+- `cross_encoder`: a BERT `AutoModelForSequenceClassification` with one output (the students).
+- `encode_pairs` tokenises (query, document) pairs once; `score_pairs` scores them in batches
+  under `torch.inference_mode` with a progress bar.
+Both model kinds return `.logits` of shape (N, 1), so training and scoring never ask which is which.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+from tqdm.auto import tqdm
+from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
+from transformers.modeling_outputs import SequenceClassifierOutput
+
+from distilrank.paths import atomic_dir
+
+
+def last_token_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """The hidden state of each row's last non-pad token, under left or right padding.
+
+    `hidden` is (B, L, H), `attention_mask` (B, L) with 1 for real tokens; returns (B, H).
+    """
+    positions = torch.arange(attention_mask.shape[1], device=attention_mask.device)
+    last = (positions * attention_mask.long()).argmax(dim=1)
+    return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
+
+
+class LastTokenScorer(nn.Module):
+    """A decoder backbone + last-token pooling + `Linear(hidden, 1)`: the LLM ranking teacher."""
+
+    HEAD_FILE = "score_head.safetensors"
+
+    def __init__(self, backbone: nn.Module) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.config = backbone.config
+        self.head = nn.Linear(backbone.config.hidden_size, 1)
+        nn.init.normal_(self.head.weight, std=0.02)
+        nn.init.zeros_(self.head.bias)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **_: object) -> SequenceClassifierOutput:
+        hidden = self.backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return SequenceClassifierOutput(logits=self.head(last_token_pool(hidden, attention_mask)))
+
+    @classmethod
+    def from_decoder(cls, path: str | Path, **kwargs: object) -> LastTokenScorer:
+        """A fresh head on a saved decoder (`AutoModel` drops a causal LM's output layer)."""
+        return cls(AutoModel.from_pretrained(str(path), **kwargs))
+
+    def save_pretrained(self, path: str | Path, tokenizer=None) -> None:
+        """Backbone via `save_pretrained`, head as safetensors (and the tokenizer); atomically."""
+        with atomic_dir(path) as tmp:
+            self.backbone.save_pretrained(str(tmp))
+            if tokenizer is not None:
+                tokenizer.save_pretrained(str(tmp))
+            save_file({k: v.detach().cpu().contiguous() for k, v in self.head.state_dict().items()}, str(tmp / self.HEAD_FILE))
+            (tmp / "scorer.json").write_text(json.dumps({"kind": "last_token_scorer"}))
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, **kwargs: object) -> LastTokenScorer:
+        path = Path(path)
+        if not (path / cls.HEAD_FILE).is_file():
+            raise FileNotFoundError(f"{path}: no {cls.HEAD_FILE}; not a saved LastTokenScorer")
+        model = cls.from_decoder(path, **kwargs)
+        model.head.load_state_dict(load_file(str(path / cls.HEAD_FILE)))
+        return model
+
+
+def cross_encoder(path: str | Path) -> nn.Module:
+    """A BERT cross-encoder with one score output (a fresh head on an encoder checkpoint)."""
+    return AutoModelForSequenceClassification.from_pretrained(str(path), num_labels=1)
+
+
+def load_ranker(path: str | Path) -> tuple[nn.Module, object]:
+    """Load a saved ranker of either kind with its tokenizer."""
+    path = Path(path)
+    model = LastTokenScorer.from_pretrained(path) if (path / "scorer.json").is_file() else cross_encoder(path)
+    return model, AutoTokenizer.from_pretrained(str(path))
+
+
+def document_text(title: str, summary: str) -> str:
+    """A document as rankers read it: title, then summary (DisRanker's input, Sec. 3)."""
+    return f"{title} {summary}".strip()
+
+
+def encode_pairs(tokenizer, queries: Sequence[str], documents: Sequence[str], max_len: int, decoder: bool) -> list[list[int]]:
+    """Token ids of (query, document) pairs, truncating the document to fit `max_len`.
+
+    Cross-encoders get the usual pair encoding (`[CLS] q [SEP] d [SEP]`, the longer side trimmed
+    first, so a long query keeps its document in view). Decoders get one
+    prompt, `query: q document: d`, ending with an end token (EOS or SEP) so that the last token,
+    whose state is the score, is the same token in every sequence.
+    """
+    if len(queries) != len(documents):
+        raise ValueError("encode_pairs: queries and documents differ in length")
+    if not decoder:
+        return tokenizer(list(queries), list(documents), truncation="longest_first", max_length=max_len)["input_ids"]
+    end = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else tokenizer.sep_token_id
+    texts = [f"query: {q} document: {d}" for q, d in zip(queries, documents, strict=True)]
+    out = []
+    for ids in tokenizer(texts, truncation=True, max_length=max_len)["input_ids"]:
+        out.append(ids if ids and ids[-1] == end else ids[: max_len - 1] + [end])
+    return out
+
+
+def pad_batch(sequences: Sequence[Sequence[int]], pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-pad token id lists into `input_ids` and `attention_mask` tensors."""
+    width = max(len(s) for s in sequences)
+    ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(sequences), width), dtype=torch.long)
+    for r, s in enumerate(sequences):
+        ids[r, : len(s)] = torch.tensor(s, dtype=torch.long)
+        mask[r, : len(s)] = 1
+    return {"input_ids": ids, "attention_mask": mask}
+
+
+def score_pairs(model: nn.Module, sequences: Sequence[Sequence[int]], pad_id: int, batch_size: int = 32,
+                device: str = "cpu", desc: str = "scoring") -> np.ndarray:
+    """Score encoded pairs in length-sorted batches (little padding); returns scores in input order."""
+    model.eval().to(device)
+    order = np.argsort([len(s) for s in sequences], kind="stable")
+    scores = np.empty(len(sequences), dtype=np.float32)
+    with torch.inference_mode():
+        for start in tqdm(range(0, len(order), batch_size), desc=desc, unit="batch", mininterval=5):
+            idx = order[start : start + batch_size]
+            batch = {k: v.to(device) for k, v in pad_batch([sequences[i] for i in idx], pad_id).items()}
+            scores[idx] = model(**batch).logits.squeeze(-1).float().cpu().numpy()
+    return scores
+
+
+def encode_frame(tokenizer, df: pd.DataFrame, max_len: int, decoder: bool) -> list[list[int]]:
+    """`encode_pairs` over a candidates frame (columns query, title, summary)."""
+    docs = [document_text(t, s) for t, s in zip(df["title"], df["summary"], strict=True)]
+    return encode_pairs(tokenizer, list(df["query"]), docs, max_len, decoder)
+
+
+def is_decoder(model: nn.Module) -> bool:
+    """Whether a ranker reads the decoder prompt format (the LLM teacher) or pair encoding."""
+    return isinstance(model, LastTokenScorer)
+
+
+def save_ranker(model: nn.Module, tokenizer, path: str | Path) -> None:
+    """Save a ranker of either kind with its tokenizer (safetensors), atomically."""
+    if isinstance(model, LastTokenScorer):
+        model.save_pretrained(path, tokenizer)
+        return
+    with atomic_dir(path) as tmp:
+        model.save_pretrained(str(tmp))
+        tokenizer.save_pretrained(str(tmp))
+
+
+def score_candidates(model: nn.Module, tokenizer, df: pd.DataFrame, max_len: int, batch_size: int, device: str,
+                     desc: str = "scoring") -> np.ndarray:
+    """Scores of a candidates frame's rows (encoded as the model's kind reads them)."""
+    seqs = encode_frame(tokenizer, df, max_len, is_decoder(model))
+    return score_pairs(model, seqs, tokenizer.pad_token_id, batch_size, device, desc=desc)
+
+
+def save_scores(frames: dict[str, pd.DataFrame], path: str | Path) -> None:
+    """Cache scores as a `DatasetDict` (split -> query_id, doc_id, gain, score), atomically."""
+    from distilrank.prep import save_prepared
+
+    keep = ["query_id", "doc_id", "gain", "score"]
+    save_prepared({name: df[keep].to_dict(orient="records") for name, df in frames.items()}, path)

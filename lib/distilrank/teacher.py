@@ -1,0 +1,53 @@
+"""The teacher's life cycle on disk: build a decoder variant, save it before and after CPT, record
+which variant won, and load it again in notebook 03.
+
+Layout under `outputs/<profile>/cpt/`: `<variant>/init/` (the decoder before CPT: the
+"teacher without CPT" starts here), `<variant>/cpt/` (after CPT), `choice.json` (the variant
+notebook 03 uses, and why), `summary.json` (perplexities and timings of every variant).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from distilrank import backbones
+from distilrank.paths import atomic_dir, atomic_path
+
+
+def build_variant(variant: str, cfg: Any, corpus_texts: Iterable[str], seed: int) -> tuple[torch.nn.Module, Any]:
+    """The decoder and tokenizer of one CPT variant (`minilm`, `scratch`, `hub`), seeded."""
+    torch.manual_seed(seed)
+    if variant == "minilm":
+        return backbones.minilm_decoder(cfg.cpt.minilm_layers)
+    if variant == "scratch":
+        s = cfg.cpt.scratch
+        return backbones.scratch_decoder(corpus_texts, s.vocab_size, s.hidden, s.layers, s.heads, s.intermediate)
+    if variant == "hub":
+        return backbones.hub_decoder(cfg.models.teacher, dtype="bfloat16" if cfg.cpt.bf16 else "auto")
+    raise ValueError(f"unknown CPT variant {variant!r}")
+
+
+def save_lm(model: torch.nn.Module, tokenizer: Any, path: str | Path) -> None:
+    """`save_pretrained` of a causal LM and its tokenizer (safetensors), atomically."""
+    with atomic_dir(path) as tmp:
+        model.save_pretrained(str(tmp))
+        tokenizer.save_pretrained(str(tmp))
+
+
+def write_json(obj: Any, path: str | Path) -> None:
+    """A JSON file, atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=1) + "\n")
+
+
+def read_choice(cpt_root: str | Path) -> dict:
+    """`choice.json` of notebook 02, with a clear error when 02 has not run."""
+    path = Path(cpt_root) / "choice.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"no {path}: run notebook 02 (make replicate) first")
+    return json.loads(path.read_text())

@@ -1,0 +1,214 @@
+"""Group-wise ranker training on transformers' `Trainer`: one score matrix per step, any loss.
+
+A *group* is one query with its candidates (pre-tokenised once) and a target per candidate (gains,
+or teacher scores). Each step takes `groups_per_step` groups of `group_size` sampled candidates,
+scores all of them in one forward pass, reshapes to a (Q, K) matrix and hands it to the loss
+(`distilrank.losses`). Adding a loss never touches this loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+from transformers import Trainer, TrainerCallback, TrainingArguments
+
+from distilrank import losses, metrics
+from distilrank.rankers import encode_frame, is_decoder, pad_batch, score_pairs
+
+
+@dataclass
+class Group:
+    """One query's candidates: token ids and a target (gain or teacher score) each."""
+
+    sequences: list[list[int]]
+    targets: list[float]
+
+
+def groups_from_frame(df: pd.DataFrame, sequences: Sequence[list[int]], target: str = "gain") -> list[Group]:
+    """One `Group` per query of `df` (rows aligned with `sequences`), targets from column `target`."""
+    if len(df) != len(sequences):
+        raise ValueError(f"groups_from_frame: {len(df)} rows but {len(sequences)} sequences")
+    out = []
+    for _, idx in df.groupby("query_id", sort=False).indices.items():
+        out.append(Group([sequences[i] for i in idx], [float(v) for v in df[target].to_numpy()[idx]]))
+    return out
+
+
+def sample_groups(groups: Sequence[Group], group_size: int, epochs: int, seed: int) -> list[Group]:
+    """`epochs` passes over the groups, each group cut to `group_size` candidates (seeded).
+
+    A larger group keeps one random candidate with a target above the group's minimum (so there is
+    always an ordered pair to learn from) plus `group_size - 1` random others; the order of the
+    groups is shuffled per epoch. Groups with a single candidate are dropped.
+    """
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(epochs):
+        for g in (groups[i] for i in rng.permutation(len(groups))):
+            t = np.asarray(g.targets, dtype=np.float64)
+            if len(t) < 2:
+                continue
+            if len(t) <= group_size:
+                keep = rng.permutation(len(t))
+            else:
+                better = np.flatnonzero(t > t.min())
+                first = rng.choice(better) if len(better) else rng.integers(len(t))
+                rest = rng.choice(np.delete(np.arange(len(t)), first), size=group_size - 1, replace=False)
+                keep = np.concatenate([[first], rest])
+            out.append(Group([g.sequences[i] for i in keep], [float(t[i]) for i in keep]))
+    return out
+
+
+class GroupDataset(torch.utils.data.Dataset):
+    """A list of sampled groups as a torch dataset (the Trainer shuffles it with its seed)."""
+
+    def __init__(self, groups: Sequence[Group]) -> None:
+        self.groups = list(groups)
+
+    def __len__(self) -> int:
+        return len(self.groups)
+
+    def __getitem__(self, i: int) -> Group:
+        return self.groups[i]
+
+
+@dataclass
+class GroupCollator:
+    """Pads a list of groups to (Q*K, L) token tensors plus (Q, K) `targets` and `mask`."""
+
+    pad_id: int
+
+    def __call__(self, groups: list[Group]) -> dict[str, torch.Tensor]:
+        k = max(len(g.sequences) for g in groups)
+        seqs, targets, mask = [], torch.zeros(len(groups), k), torch.zeros(len(groups), k, dtype=torch.bool)
+        for q, g in enumerate(groups):
+            n = len(g.sequences)
+            seqs += g.sequences + [[self.pad_id]] * (k - n)
+            targets[q, :n] = torch.tensor(g.targets)
+            mask[q, :n] = True
+        return {**pad_batch(seqs, self.pad_id), "targets": targets, "mask": mask}
+
+
+class GroupTrainer(Trainer):
+    """`Trainer` whose loss reads one (Q, K) score matrix: `loss_fn(scores, targets, mask)`."""
+
+    def __init__(self, *args: object, loss_fn: Callable, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.loss_fn = loss_fn
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        targets, mask = inputs.pop("targets"), inputs.pop("mask")
+        outputs = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"])
+        scores = outputs.logits.squeeze(-1).view(targets.shape)
+        loss = self.loss_fn(scores, targets, mask)
+        return (loss, outputs) if return_outputs else loss
+
+
+@dataclass
+class EvalEvery(TrainerCallback):
+    """Calls `evaluate(model) -> dict` every `every` steps (and at the end): a learning curve."""
+
+    evaluate: Callable[[torch.nn.Module], dict]
+    every: int
+    history: list[dict] = field(default_factory=list)
+
+    def _run(self, state, model) -> None:
+        was_training = model.training
+        self.history.append({"step": state.global_step, **self.evaluate(model)})
+        model.train(was_training)
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        if self.every > 0 and state.global_step % self.every == 0:
+            self._run(state, model)
+
+    def on_train_end(self, args, state, control, model=None, **kwargs):
+        if not self.history or self.history[-1]["step"] != state.global_step:
+            self._run(state, model)
+
+
+def train_groups(model: torch.nn.Module, groups: Sequence[Group], loss_fn: Callable, pad_id: int, *,
+                 output_dir: str, lr: float, groups_per_step: int, seed: int, device: str,
+                 warmup: float = 0.1, weight_decay: float = 0.01,
+                 evaluate: Callable[[torch.nn.Module], dict] | None = None, eval_every: int = 0) -> list[dict]:
+    """Train `model` on sampled groups for one pass; returns the learning curve (may be empty).
+
+    `groups` are already sampled (`sample_groups`), so one pass covers every epoch.
+    """
+    args = TrainingArguments(
+        output_dir=output_dir, per_device_train_batch_size=groups_per_step, num_train_epochs=1,
+        learning_rate=lr, warmup_steps=warmup, weight_decay=weight_decay, lr_scheduler_type="linear",
+        logging_steps=max(1, len(groups) // groups_per_step // 10), save_strategy="no", report_to="none",
+        remove_unused_columns=False, seed=seed, data_seed=seed, use_cpu=device == "cpu",
+        dataloader_num_workers=0, optim="adamw_torch", disable_tqdm=False,
+    )
+    callback = EvalEvery(evaluate, eval_every) if evaluate is not None else None
+    trainer = GroupTrainer(model=model, args=args, train_dataset=GroupDataset(groups),
+                           data_collator=GroupCollator(pad_id), loss_fn=loss_fn,
+                           callbacks=[callback] if callback else None)
+    trainer.train()
+    return callback.history if callback else []
+
+
+def fit_ranker(model: torch.nn.Module, tokenizer, groups_df: pd.DataFrame, params, *, seed: int, device: str,
+               output_dir: str, target: str = "gain", dev_df: pd.DataFrame | None = None) -> list[dict]:
+    """Train a ranker (teacher or student) on a candidates frame grouped by query.
+
+    `params` is a `RankTrainParams` (max_len, group_size, groups_per_step, epochs, lr, loss,
+    eval_every, batch_size). Documents are tokenised once. With `dev_df`, dev NDCG@5 and PNR are
+    measured every `eval_every` steps and at the end; the learning curve is returned.
+    """
+    sequences = encode_frame(tokenizer, groups_df, params.max_len, is_decoder(model))
+    groups = sample_groups(groups_from_frame(groups_df, sequences, target), params.group_size, params.epochs, seed)
+    evaluate = None
+    if dev_df is not None:
+        dev_seqs = encode_frame(tokenizer, dev_df, params.max_len, is_decoder(model))
+
+        def evaluate(m: torch.nn.Module) -> dict:
+            scores = score_pairs(m, dev_seqs, tokenizer.pad_token_id, params.batch_size, device, desc="dev")
+            per = metrics.evaluate_candidates(dev_df.assign(score=scores))
+            return {"dev ndcg@5": metrics.aggregate(per, "ndcg@5"), "dev pnr": metrics.aggregate(per, "pnr")}
+
+    return train_groups(model, groups, losses.make_loss(params.loss), tokenizer.pad_token_id,
+                        output_dir=output_dir, lr=params.lr, groups_per_step=params.groups_per_step,
+                        seed=seed, device=device, evaluate=evaluate, eval_every=params.eval_every)
+
+
+@dataclass
+class TrainedSystem:
+    """A trained ranker with its tokenizer, dev/test scores, learning curve and timings."""
+
+    model: torch.nn.Module
+    tokenizer: object
+    scores: dict[str, np.ndarray]
+    history: list[dict]
+    timing: dict[str, float]
+
+
+def train_system(model: torch.nn.Module, tokenizer, groups_df: pd.DataFrame, params, eval_frames: dict[str, pd.DataFrame], *,
+                 seed: int, device: str, work_dir: str, save_to: str | None = None, scores_to: str | None = None,
+                 target: str = "gain") -> TrainedSystem:
+    """Train a ranker on `groups_df`, score every frame of `eval_frames`, save model and scores.
+
+    The learning curve reads `eval_frames["dev"]` when present. `save_to` gets the model and
+    tokenizer (`save_ranker`), `scores_to` the cached scores (`save_scores`).
+    """
+    import time
+
+    from distilrank.rankers import save_ranker, save_scores, score_candidates
+
+    start = time.perf_counter()
+    history = fit_ranker(model, tokenizer, groups_df, params, seed=seed, device=device, output_dir=work_dir,
+                         target=target, dev_df=eval_frames.get("dev"))
+    trained = time.perf_counter()
+    scores = {name: score_candidates(model, tokenizer, df, params.max_len, params.batch_size, device, desc=name)
+              for name, df in eval_frames.items()}
+    if save_to is not None:
+        save_ranker(model, tokenizer, save_to)
+    if scores_to is not None:
+        save_scores({name: df.assign(score=scores[name]) for name, df in eval_frames.items()}, scores_to)
+    timing = {"train minutes": (trained - start) / 60, "total minutes": (time.perf_counter() - start) / 60}
+    return TrainedSystem(model, tokenizer, scores, history, timing)

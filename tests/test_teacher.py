@@ -1,0 +1,44 @@
+from types import SimpleNamespace
+
+import pytest
+from transformers import AutoTokenizer
+
+from distilrank import teacher
+from distilrank.rankers import LastTokenScorer, encode_pairs, score_pairs
+
+TEXTS = ["wing flutter at high speed", "boundary layer heat transfer", "shock waves past a cone"] * 10
+
+
+def test_scratch_variant_saves_and_reloads_as_a_scorer(tmp_path):
+    cfg = SimpleNamespace(cpt=SimpleNamespace(scratch=SimpleNamespace(vocab_size=120, hidden=16, layers=1, heads=2, intermediate=32)))
+    lm, tok = teacher.build_variant("scratch", cfg, TEXTS, seed=0)
+    teacher.save_lm(lm, tok, tmp_path / "init")
+    scorer = LastTokenScorer.from_decoder(tmp_path / "init")
+    tok2 = AutoTokenizer.from_pretrained(str(tmp_path / "init"))
+    assert tok2("wing flutter")["input_ids"] == tok("wing flutter")["input_ids"]
+    seqs = encode_pairs(tok2, ["wing flutter"], ["flutter at high speed"], max_len=16, decoder=True)
+    assert score_pairs(scorer, seqs, tok2.pad_token_id).shape == (1,)
+
+
+def test_unknown_variant_and_missing_choice(tmp_path):
+    with pytest.raises(ValueError, match="unknown CPT variant"):
+        teacher.build_variant("gpt5", None, [], seed=0)
+    with pytest.raises(FileNotFoundError, match="run notebook 02"):
+        teacher.read_choice(tmp_path)
+    teacher.write_json({"variant": "scratch"}, tmp_path / "choice.json")
+    assert teacher.read_choice(tmp_path)["variant"] == "scratch"
+
+
+def test_trained_tokenizer_is_deterministic():
+    from distilrank.backbones import train_tokenizer
+
+    texts = [f"{a} {b} flow at mach {i}" for i, (a, b) in enumerate(zip(TEXTS, reversed(TEXTS), strict=True))]
+    first, second = train_tokenizer(texts, 150), train_tokenizer(texts, 150)
+    assert first.get_vocab() == second.get_vocab()
+    assert first("boundary layer flutter")["input_ids"] == second("boundary layer flutter")["input_ids"]
+    assert first.convert_ids_to_tokens([0, 1, 2, 3]) == ["[PAD]", "[UNK]", "[CLS]", "[SEP]"]
+    # most frequent words first, ties alphabetical; unknown words map to [UNK]
+    small = train_tokenizer(["b a a", "c b a"], 6)
+    assert small.convert_ids_to_tokens([4, 5]) == ["a", "b"]
+    assert small("a zebra")["input_ids"] == [2, 4, 1, 3]
+    assert small.decode(small("a b")["input_ids"], skip_special_tokens=True) == "a b"
