@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from distilrank.paths import resolve
+
 CRANFIELD_DOCS = 1400
 CRANFIELD_QUERIES = 225
 CRANFIELD_FILES = ("cran.all.1400", "cran.qry", "cranqrel")
@@ -343,8 +345,6 @@ def read_clicklog(path: str | Path) -> Collection:
 
 def load_collection(data: Any, seed: int = 0) -> Collection:
     """Dispatch on `params.data.source` (a `distilrank.config.DataParams`)."""
-    from distilrank.paths import resolve
-
     if data.source == "cranfield":
         return read_cranfield(resolve(data.path), data.verify_checksums)
     if data.source == "clicklog":

@@ -25,6 +25,7 @@ from transformers import AutoModel, AutoModelForSequenceClassification, AutoToke
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from distilrank.paths import atomic_dir
+from distilrank.prep import save_prepared
 
 
 def last_token_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -170,7 +171,5 @@ def score_candidates(model: nn.Module, tokenizer, df: pd.DataFrame, max_len: int
 
 def save_scores(frames: dict[str, pd.DataFrame], path: str | Path) -> None:
     """Cache scores as a `DatasetDict` (split -> query_id, doc_id, gain, score), atomically."""
-    from distilrank.prep import save_prepared
-
     keep = ["query_id", "doc_id", "gain", "score"]
     save_prepared({name: df[keep].to_dict(orient="records") for name, df in frames.items()}, path)

@@ -8,6 +8,7 @@ scores all of them in one forward pass, reshapes to a (Q, K) matrix and hands it
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -17,7 +18,15 @@ import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
 from distilrank import losses, metrics
-from distilrank.rankers import encode_frame, is_decoder, pad_batch, score_pairs
+from distilrank.rankers import (
+    encode_frame,
+    is_decoder,
+    pad_batch,
+    save_ranker,
+    save_scores,
+    score_candidates,
+    score_pairs,
+)
 
 
 @dataclass
@@ -196,10 +205,6 @@ def train_system(model: torch.nn.Module, tokenizer, groups_df: pd.DataFrame, par
     The learning curve reads `eval_frames["dev"]` when present. `save_to` gets the model and
     tokenizer (`save_ranker`), `scores_to` the cached scores (`save_scores`).
     """
-    import time
-
-    from distilrank.rankers import save_ranker, save_scores, score_candidates
-
     start = time.perf_counter()
     history = fit_ranker(model, tokenizer, groups_df, params, seed=seed, device=device, output_dir=work_dir,
                          target=target, dev_df=eval_frames.get("dev"))
