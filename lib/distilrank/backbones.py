@@ -24,7 +24,6 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, PreTr
 from distilrank.paths import atomic_dir, outputs_root
 
 MINILM = "minilm-l6"
-MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 
 
 def minilm_dir() -> Path:

@@ -92,8 +92,8 @@ class ScratchDecoder(_Section):
 class CPTParams(_Section):
     """Continued pre-training (notebook 02, `distilrank.cpt`).
 
-    `variants`: the teacher builds trained and compared on dev per-word perplexity; the best one is
-    the teacher. `minilm` (MiniLM-L6 weights as a causal decoder, deepened to `minilm_layers`),
+    `variants`: the decoders built and continued-pre-trained; notebook 02 measures each on dev
+    (perplexity, a likelihood ranker) and notebook 03 keeps the best fine-tuned one as the teacher. `minilm` (MiniLM-L6 weights as a causal decoder, deepened to `minilm_layers`),
     `scratch` (a decoder from `scratch`'s config with a tokenizer trained on the collection),
     `hub` (the `models.teacher` checkpoint; paper profile).
     """

@@ -17,6 +17,8 @@ import torch
 from tqdm.auto import tqdm
 from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
 
+from distilrank.rankers import document_text, end_token_id
+
 IGNORE = -100
 PROMPT_TAIL = 6
 
@@ -27,8 +29,8 @@ def cpt_prompt(query: str) -> str:
 
 
 def cpt_target(title: str, summary: str) -> str:
-    """The target: the clicked document's title and summary."""
-    return f"{title} {summary}".strip()
+    """The target: the clicked document's title and summary, as the rankers read it."""
+    return document_text(title, summary)
 
 
 def cpt_rows(cpt_examples: pd.DataFrame, pseudo_groups: pd.DataFrame | None, pseudo_examples: int,
@@ -48,14 +50,6 @@ def cpt_rows(cpt_examples: pd.DataFrame, pseudo_groups: pd.DataFrame | None, pse
     if max_examples is not None:
         order = order[:max_examples]
     return [rows[i] for i in order]
-
-
-def end_token_id(tokenizer) -> int:
-    """The id that ends a sequence: EOS, or SEP for BERT-style tokenizers."""
-    end = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else tokenizer.sep_token_id
-    if end is None:
-        raise ValueError("tokenizer has neither an EOS nor a SEP token")
-    return end
 
 
 def cpt_features(tokenizer, prompt: str, target: str, max_len: int) -> dict[str, list[int]]:

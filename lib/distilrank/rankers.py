@@ -91,6 +91,14 @@ def load_ranker(path: str | Path) -> tuple[nn.Module, object]:
     return model, AutoTokenizer.from_pretrained(str(path))
 
 
+def end_token_id(tokenizer) -> int:
+    """The id that ends a sequence: EOS, or SEP for BERT-style tokenizers."""
+    end = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else tokenizer.sep_token_id
+    if end is None:
+        raise ValueError("tokenizer has neither an EOS nor a SEP token")
+    return end
+
+
 def document_text(title: str, summary: str) -> str:
     """A document as rankers read it: title, then summary (DisRanker's input, Sec. 3)."""
     return f"{title} {summary}".strip()
@@ -108,7 +116,7 @@ def encode_pairs(tokenizer, queries: Sequence[str], documents: Sequence[str], ma
         raise ValueError("encode_pairs: queries and documents differ in length")
     if not decoder:
         return tokenizer(list(queries), list(documents), truncation="longest_first", max_length=max_len)["input_ids"]
-    end = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else tokenizer.sep_token_id
+    end = end_token_id(tokenizer)
     texts = [f"query: {q} document: {d}" for q, d in zip(queries, documents, strict=True)]
     out = []
     for ids in tokenizer(texts, truncation=True, max_length=max_len)["input_ids"]:

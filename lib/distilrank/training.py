@@ -119,7 +119,10 @@ class GroupTrainer(Trainer):
 
 @dataclass
 class EvalEvery(TrainerCallback):
-    """Calls `evaluate(model) -> dict` every `every` steps (and at the end): a learning curve."""
+    """Calls `evaluate(model) -> dict` every `every` steps: the learning curve's points during training.
+
+    The end point is the caller's: `train_system` scores dev after training anyway and adds it.
+    """
 
     evaluate: Callable[[torch.nn.Module], dict]
     every: int
@@ -134,16 +137,13 @@ class EvalEvery(TrainerCallback):
         if self.every > 0 and state.global_step % self.every == 0:
             self._run(state, model)
 
-    def on_train_end(self, args, state, control, model=None, **kwargs):
-        if not self.history or self.history[-1]["step"] != state.global_step:
-            self._run(state, model)
-
 
 def train_groups(model: torch.nn.Module, groups: Sequence[Group], loss_fn: Callable, pad_id: int, *,
                  output_dir: str, lr: float, groups_per_step: int, seed: int, device: str,
                  warmup: float = 0.1, weight_decay: float = 0.01,
-                 evaluate: Callable[[torch.nn.Module], dict] | None = None, eval_every: int = 0) -> list[dict]:
-    """Train `model` on sampled groups for one pass; returns the learning curve (may be empty).
+                 evaluate: Callable[[torch.nn.Module], dict] | None = None, eval_every: int = 0) -> tuple[list[dict], int]:
+    """Train `model` on sampled groups for one pass; returns the learning curve (may be empty) and
+    the number of steps taken.
 
     `groups` are already sampled (`sample_groups`), so one pass covers every epoch.
     """
@@ -159,16 +159,16 @@ def train_groups(model: torch.nn.Module, groups: Sequence[Group], loss_fn: Calla
                            data_collator=GroupCollator(pad_id), loss_fn=loss_fn,
                            callbacks=[callback] if callback else None)
     trainer.train()
-    return callback.history if callback else []
+    return (callback.history if callback else []), trainer.state.global_step
 
 
 def fit_ranker(model: torch.nn.Module, tokenizer, groups_df: pd.DataFrame, params, *, seed: int, device: str,
-               output_dir: str, target: str = "gain", dev_df: pd.DataFrame | None = None) -> list[dict]:
+               output_dir: str, target: str = "gain", dev_df: pd.DataFrame | None = None) -> tuple[list[dict], int]:
     """Train a ranker (teacher or student) on a candidates frame grouped by query.
 
     `params` is a `RankTrainParams` (max_len, group_size, groups_per_step, epochs, lr, loss,
     eval_every, batch_size). Documents are tokenised once. With `dev_df`, dev NDCG@5 and PNR are
-    measured every `eval_every` steps and at the end; the learning curve is returned.
+    measured every `eval_every` steps. Returns that learning curve and the number of steps.
     """
     sequences = encode_frame(tokenizer, groups_df, params.max_len, is_decoder(model))
     groups = sample_groups(groups_from_frame(groups_df, sequences, target), params.group_size, params.epochs, seed)
@@ -177,13 +177,17 @@ def fit_ranker(model: torch.nn.Module, tokenizer, groups_df: pd.DataFrame, param
         dev_seqs = encode_frame(tokenizer, dev_df, params.max_len, is_decoder(model))
 
         def evaluate(m: torch.nn.Module) -> dict:
-            scores = score_pairs(m, dev_seqs, tokenizer.pad_token_id, params.batch_size, device, desc="dev")
-            per = metrics.evaluate_candidates(dev_df.assign(score=scores))
-            return {"dev ndcg@5": metrics.aggregate(per, "ndcg@5"), "dev pnr": metrics.aggregate(per, "pnr")}
+            return dev_point(dev_df, score_pairs(m, dev_seqs, tokenizer.pad_token_id, params.batch_size, device, desc="dev"))
 
     return train_groups(model, groups, losses.make_loss(params.loss), tokenizer.pad_token_id,
                         output_dir=output_dir, lr=params.lr, groups_per_step=params.groups_per_step,
                         seed=seed, device=device, evaluate=evaluate, eval_every=params.eval_every)
+
+
+def dev_point(dev_df: pd.DataFrame, scores: np.ndarray) -> dict[str, float]:
+    """One learning-curve point: dev NDCG@5 and PNR of `scores` on the dev candidates."""
+    per = metrics.evaluate_candidates(dev_df.assign(score=scores))
+    return {"dev ndcg@5": metrics.aggregate(per, "ndcg@5"), "dev pnr": metrics.aggregate(per, "pnr")}
 
 
 @dataclass
@@ -202,15 +206,19 @@ def train_system(model: torch.nn.Module, tokenizer, groups_df: pd.DataFrame, par
                  target: str = "gain") -> TrainedSystem:
     """Train a ranker on `groups_df`, score every frame of `eval_frames`, save model and scores.
 
-    The learning curve reads `eval_frames["dev"]` when present. `save_to` gets the model and
-    tokenizer (`save_ranker`), `scores_to` the cached scores (`save_scores`).
+    The learning curve reads `eval_frames["dev"]` when present; its end point comes from the dev
+    scores computed here, not from a second pass over dev. `save_to` gets the model and tokenizer
+    (`save_ranker`), `scores_to` the cached scores (`save_scores`).
     """
     start = time.perf_counter()
-    history = fit_ranker(model, tokenizer, groups_df, params, seed=seed, device=device, output_dir=work_dir,
-                         target=target, dev_df=eval_frames.get("dev"))
+    dev_df = eval_frames.get("dev")
+    history, steps = fit_ranker(model, tokenizer, groups_df, params, seed=seed, device=device, output_dir=work_dir,
+                                target=target, dev_df=dev_df)
     trained = time.perf_counter()
     scores = {name: score_candidates(model, tokenizer, df, params.max_len, params.batch_size, device, desc=name)
               for name, df in eval_frames.items()}
+    if dev_df is not None and (not history or history[-1]["step"] != steps):
+        history.append({"step": steps, **dev_point(dev_df, scores["dev"])})
     if save_to is not None:
         save_ranker(model, tokenizer, save_to)
     if scores_to is not None:
