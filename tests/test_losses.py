@@ -3,7 +3,16 @@ import math
 import pytest
 import torch
 
-from distilrank.losses import ListNet, RankNet, make_loss, ordered_pairs
+from distilrank.losses import (
+    HybridMSE,
+    ListNet,
+    MarginMSE,
+    PointMSE,
+    RankNet,
+    group_pairs,
+    make_loss,
+    ordered_pairs,
+)
 
 
 def test_ordered_pairs_come_from_targets_and_respect_the_mask():
@@ -45,3 +54,44 @@ def test_make_loss():
     assert isinstance(make_loss("ranknet"), RankNet)
     with pytest.raises(ValueError, match="unknown loss"):
         make_loss("hinge")
+
+
+def test_point_mse_by_hand_and_ignores_padding():
+    scores = torch.tensor([[1.0, 2.0, 50.0]])
+    teacher = torch.tensor([[0.0, 4.0, -9.0]])
+    mask = torch.tensor([[True, True, False]])
+    assert PointMSE()(scores, teacher, mask).item() == pytest.approx((1 + 4) / 2)
+    assert PointMSE()(scores[:, :2], teacher[:, :2]).item() == pytest.approx(2.5)
+
+
+def test_group_pairs_are_each_unordered_pair_once():
+    q, i, j = group_pairs(torch.tensor([[True, True, True], [True, True, False]]))
+    assert list(zip(q.tolist(), i.tolist(), j.tolist(), strict=True)) == [(0, 0, 1), (0, 0, 2), (0, 1, 2), (1, 0, 1)]
+
+
+def test_margin_mse_by_hand():
+    scores = torch.tensor([[3.0, 1.0, 0.0]])
+    teacher = torch.tensor([[1.0, 0.0, 0.0]])
+    # margins (0,1): 2 vs 1, (0,2): 3 vs 1, (1,2): 1 vs 0 -> squared errors 1, 4, 1
+    assert MarginMSE()(scores, teacher).item() == pytest.approx(2.0)
+    # a constant offset changes no margin: zero loss; Point-MSE sees the offset
+    assert MarginMSE()(teacher + 7.0, teacher).item() == 0.0
+    assert PointMSE()(teacher + 7.0, teacher).item() == pytest.approx(49.0)
+
+
+def test_margin_mse_padding_and_single_document_groups():
+    scores = torch.tensor([[3.0, 1.0, 99.0], [5.0, 0.0, 0.0]], requires_grad=True)
+    teacher = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    mask = torch.tensor([[True, True, False], [True, False, False]])
+    assert MarginMSE()(scores, teacher, mask).item() == pytest.approx(1.0)  # only (0,1) of query 0
+    lonely = MarginMSE()(scores, teacher, torch.tensor([[True, False, False], [True, False, False]]))
+    assert lonely.item() == 0.0
+    lonely.backward()
+
+
+def test_hybrid_is_the_weighted_sum():
+    scores = torch.tensor([[3.0, 1.0, 0.0], [0.5, -1.0, 2.0]])
+    teacher = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    point, margin = PointMSE()(scores, teacher).item(), MarginMSE()(scores, teacher).item()
+    assert HybridMSE()(scores, teacher).item() == pytest.approx(point + margin)
+    assert make_loss("hybrid", margin_weight=0.25)(scores, teacher).item() == pytest.approx(point + 0.25 * margin)

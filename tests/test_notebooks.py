@@ -7,11 +7,14 @@ import sys
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 from datasets import load_from_disk
 
 from distilrank.paths import ROOT
+from distilrank.rankers import document_text, load_scores, score_candidates
 from distilrank.results import load_results
+from distilrank.training import load_curve
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
@@ -76,9 +79,28 @@ def test_smoke_chain_runs_every_notebook(tmp_path):
     assert set(transfer) >= {"train", "dev", "test", "pseudo"}
     assert transfer["test"].num_rows == load_from_disk(str(out / "prepared"))["test_candidates"].num_rows
     assert all(isinstance(x, float) for x in transfer["train"]["teacher_score"][:5])
+    # 04: three distilled students, their rows, and reloading reproduces the cached test scores
+    for name in ("bert6-point", "bert6-margin", "bert6-hybrid"):
+        assert {"pnr", "ndcg@5", "ndcg@10", "ndcg@5_share_of_teacher"} <= {r.metric for r in rows if r.system == name}
+        assert load_curve(out / "scores" / name)["steps"] == 3
+    _student_reloads_reproduce_cached_scores(out, "bert6-hybrid")
     # a second run finds every stage up to date
     again = _make("-q", *[str(out / p.name) for p in NOTEBOOKS], outputs=tmp_path)
     assert again.returncode == 0, "make considers a stage out of date right after running it"
+
+
+def _student_reloads_reproduce_cached_scores(out: Path, name: str) -> None:
+    """Both loaders (transformers and sentence-transformers) give the scores cached at training."""
+    from sentence_transformers import CrossEncoder
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    test = load_from_disk(str(out / "prepared"))["test_candidates"].to_pandas()
+    cached = load_scores(out / "scores" / name, "test", test)
+    path = str(out / "students" / name)
+    model, tok = AutoModelForSequenceClassification.from_pretrained(path), AutoTokenizer.from_pretrained(path)
+    np.testing.assert_allclose(score_candidates(model, tok, test, tok.model_max_length, 32, "cpu"), cached, atol=1e-4)
+    pairs = [(q, document_text(t, s)) for q, t, s in zip(test["query"], test["title"], test["summary"], strict=True)]
+    np.testing.assert_allclose(CrossEncoder(path, device="cpu").predict(pairs, batch_size=32), cached, atol=1e-4)
 
 
 @pytest.mark.slow

@@ -58,3 +58,48 @@ def test_encode_pairs_decoder_ends_with_the_end_token():
     assert len(ids[0]) == 12 and ids[0][-1] == tok.sep_token_id
     short = encode_pairs(tok, ["wing"], ["flutter"], max_len=32, decoder=True)[0]
     assert short[-1] == tok.sep_token_id and short.count(tok.sep_token_id) == 1
+
+
+def test_cross_encoder_saved_loads_in_both_loaders_with_the_same_scores(tmp_path):
+    import pandas as pd
+    from sentence_transformers import CrossEncoder
+    from transformers import AutoTokenizer
+
+    from distilrank.backbones import model_path
+    from distilrank.rankers import cross_encoder, load_ranker, save_ranker, score_candidates
+
+    start = model_path("minilm-l6")
+    torch.manual_seed(0)
+    model, tok = cross_encoder(start), AutoTokenizer.from_pretrained(start)
+    df = pd.DataFrame({"query": ["wing flutter", "heat transfer in a boundary layer"] * 2,
+                       "title": ["flutter of wings", "slip flow", "heat", "shock"],
+                       "summary": ["a long summary about flutter " * 20, "", "laminar boundary layer", "waves"]})
+    expected = score_candidates(model, tok, df, 24, 2, "cpu")
+    save_ranker(model, tok, tmp_path / "s", max_len=24)
+    again, tok2 = load_ranker(tmp_path / "s")
+    np.testing.assert_allclose(score_candidates(again, tok2, df, 24, 2, "cpu"), expected, atol=1e-5)
+    ce = CrossEncoder(str(tmp_path / "s"), device="cpu")
+    pairs = [(q, f"{t} {s}".strip()) for q, t, s in zip(df["query"], df.title, df.summary, strict=True)]
+    np.testing.assert_allclose(ce.predict(pairs), expected, atol=1e-5)
+
+
+def test_pad_batch_segments_follow_the_first_sep():
+    batch = pad_batch([[101, 7, 102, 8, 9, 102], [101, 7, 102, 8]], 0, segment_after=102)
+    assert batch["token_type_ids"].tolist() == [[0, 0, 0, 1, 1, 1], [0, 0, 0, 1, 0, 0]]
+    assert "token_type_ids" not in pad_batch([[1, 2]], 0)
+
+
+def test_load_scores_aligns_by_query_and_document(tmp_path):
+    import pandas as pd
+
+    from distilrank.rankers import load_scores, save_scores
+
+    df = pd.DataFrame({"query_id": ["1", "1", "2"], "doc_id": ["a", "b", "a"], "gain": [1, 0, 2], "score": [0.5, 0.1, 0.9]})
+    save_scores({"test": df}, tmp_path / "s")
+    np.testing.assert_allclose(load_scores(tmp_path / "s", "test", df.iloc[::-1]), [0.9, 0.1, 0.5])
+    with pytest.raises(ValueError, match="lacks scores for 1"):
+        load_scores(tmp_path / "s", "test", pd.DataFrame({"query_id": ["3"], "doc_id": ["a"]}))
+    with pytest.raises(KeyError, match="no split 'dev'"):
+        load_scores(tmp_path / "s", "dev", df)
+    with pytest.raises(FileNotFoundError, match="run the notebook"):
+        load_scores(tmp_path / "nothing", "test", df)

@@ -1,11 +1,19 @@
 import numpy as np
 import pandas as pd
+import pytest
 import torch
 from transformers import LlamaConfig, LlamaModel
 
 from distilrank.losses import RankNet
 from distilrank.rankers import LastTokenScorer, score_pairs
-from distilrank.training import Group, GroupCollator, groups_from_frame, sample_groups, train_groups
+from distilrank.training import (
+    Group,
+    GroupCollator,
+    budget_groups,
+    groups_from_frame,
+    sample_groups,
+    train_groups,
+)
 
 
 def test_groups_from_frame_groups_rows_by_query():
@@ -21,6 +29,18 @@ def test_sample_groups_keeps_an_ordered_pair_and_is_seeded():
     assert all(len(s.sequences) == 3 and max(s.targets) == 1.0 for s in sampled)
     again = sample_groups([g, Group([[0]], [1.0])], group_size=3, epochs=4, seed=0)
     assert [s.sequences for s in sampled] == [s.sequences for s in again]
+
+
+def test_budget_groups_by_steps_repeats_passes_and_cuts():
+    groups = [Group([[i], [i + 1]], [1.0, 0.0]) for i in range(3)] + [Group([[9]], [1.0])]
+    out = budget_groups(groups, 2, seed=0, steps=4, groups_per_step=2)
+    assert len(out) == 8  # 3 usable groups: three passes, cut at 8
+    assert [g.sequences for g in out] == [g.sequences for g in budget_groups(groups, 2, seed=0, steps=4, groups_per_step=2)]
+    assert len(budget_groups(groups, 2, seed=0, epochs=2)) == 6
+    with pytest.raises(ValueError, match="exactly one"):
+        budget_groups(groups, 2, seed=0, epochs=1, steps=1)
+    with pytest.raises(ValueError, match="no group"):
+        budget_groups(groups[3:], 2, seed=0, steps=1)
 
 
 def test_collator_pads_groups_and_marks_padding():

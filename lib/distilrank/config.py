@@ -133,6 +133,27 @@ class RankTrainParams(_Section):
     batch_size: int = Field(64, ge=1, description="scoring batch size")
 
 
+class DistillParams(_Section):
+    """Notebook 04: distilling the teacher's cached transfer-set scores into BERT students.
+
+    Every distilled student trains for `steps` steps of `groups_per_step` groups of `group_size`
+    candidates, on the same sampled groups in the same order (one seed), so the losses compare
+    like for like; set `steps` to the labels-only student's step count for the same budget.
+    """
+
+    max_len: int = Field(ge=16)
+    group_size: int = Field(ge=2)
+    groups_per_step: int = Field(1, ge=1)
+    steps: int = Field(ge=1, description="optimiser steps per student (the budget)")
+    lr: float = Field(gt=0)
+    normalise: Literal["none", "global", "query"] = Field(
+        description="teacher scores before MSE: as they are, z-scored over the transfer set, or per query")
+    margin_weight: float = Field(1.0, ge=0, description="hybrid = Point-MSE + margin_weight * Margin-MSE")
+    pseudo_groups: int = Field(0, ge=0, description="teacher-scored title pseudo-query groups beside the training queries")
+    eval_every: int = Field(0, ge=0, description="dev evaluation every n steps (0: at the end only)")
+    batch_size: int = Field(64, ge=1, description="scoring batch size")
+
+
 class ModelParams(_Section):
     """Which models each stage starts from.
 
@@ -158,6 +179,7 @@ class Params(_Section):
     cpt: CPTParams
     teacher: RankTrainParams
     labels_student: RankTrainParams
+    distill: DistillParams
 
     @model_validator(mode="after")
     def _teacher_source(self) -> Params:

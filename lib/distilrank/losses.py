@@ -68,11 +68,65 @@ class ListNet(torch.nn.Module):
         return -(target_dist * log_probs).masked_fill(~valid, 0.0).sum(dim=1).mean()
 
 
-LOSSES = {"ranknet": RankNet, "listnet": ListNet}
+class PointMSE(torch.nn.Module):
+    """Point-MSE (DisRanker Sec. 3.3): mean squared error between the student's and the teacher's
+    score of each (query, document); padding is left out.
+
+    sentence-transformers' `CrossEncoder` `MSELoss` computes the same quantity but takes the model and
+    texts, not a score matrix; here the value is one line of torch, so the loop stays loss-agnostic.
+    """
+
+    def forward(self, scores: Tensor, targets: Tensor, mask: Tensor | None = None) -> Tensor:
+        valid = _mask(scores, mask)
+        return F.mse_loss(scores[valid], targets[valid])
 
 
-def make_loss(name: str) -> torch.nn.Module:
-    """A loss by name (`ranknet`, `listnet`, ...)."""
+def group_pairs(mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """All (query, i, j) index triples with i < j, both real documents of the same query."""
+    valid = mask.bool()
+    upper = torch.ones(valid.shape[1], valid.shape[1], dtype=torch.bool, device=valid.device).triu(1)
+    return (upper.unsqueeze(0) & valid.unsqueeze(2) & valid.unsqueeze(1)).nonzero(as_tuple=True)
+
+
+class MarginMSE(torch.nn.Module):
+    """Margin-MSE (Hofstaetter et al., 2020): mean squared error between the student's margin
+    `s_i - s_j` and the teacher's `t_i - t_j`, over **every pair** of documents of a query's group.
+
+    sentence-transformers' `MarginMSELoss` takes only (positive, negative_k) margins of a text
+    tuple; a group's score matrix gives all K(K-1)/2 pairs from the same K forward passes. Only the
+    differences are matched, so the student may sit at any offset from the teacher.
+    """
+
+    def forward(self, scores: Tensor, targets: Tensor, mask: Tensor | None = None) -> Tensor:
+        q, i, j = group_pairs(_mask(scores, mask))
+        if q.numel() == 0:  # groups of one document: no margin to match
+            return scores.sum() * 0.0
+        return F.mse_loss(scores[q, i] - scores[q, j], targets[q, i] - targets[q, j])
+
+
+class HybridMSE(torch.nn.Module):
+    """DisRanker's hybrid distillation loss: `PointMSE + margin_weight * MarginMSE`.
+
+    The point term ties the student to the teacher's absolute scores; the margin term to the
+    teacher's order and spacing within a query. The paper sums the two terms and gives no weight
+    that we could find, so the default is 1:1.
+    """
+
+    def __init__(self, margin_weight: float = 1.0) -> None:
+        super().__init__()
+        self.margin_weight = margin_weight
+        self.point, self.margin = PointMSE(), MarginMSE()
+
+    def forward(self, scores: Tensor, targets: Tensor, mask: Tensor | None = None) -> Tensor:
+        return self.point(scores, targets, mask) + self.margin_weight * self.margin(scores, targets, mask)
+
+
+LOSSES = {"ranknet": RankNet, "listnet": ListNet, "point_mse": PointMSE, "margin_mse": MarginMSE,
+          "hybrid": HybridMSE}
+
+
+def make_loss(name: str, **kwargs: float) -> torch.nn.Module:
+    """A loss by name (`ranknet`, `listnet`, `point_mse`, `margin_mse`, `hybrid`), with its arguments."""
     if name not in LOSSES:
         raise ValueError(f"unknown loss {name!r}; choose from {sorted(LOSSES)}")
-    return LOSSES[name]()
+    return LOSSES[name](**kwargs)

@@ -25,7 +25,7 @@ from transformers import AutoModel, AutoModelForSequenceClassification, AutoToke
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from distilrank.paths import atomic_dir
-from distilrank.prep import save_prepared
+from distilrank.prep import load_prepared, save_prepared
 
 
 def last_token_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -124,19 +124,32 @@ def encode_pairs(tokenizer, queries: Sequence[str], documents: Sequence[str], ma
     return out
 
 
-def pad_batch(sequences: Sequence[Sequence[int]], pad_id: int) -> dict[str, torch.Tensor]:
-    """Right-pad token id lists into `input_ids` and `attention_mask` tensors."""
+def segment_token(model: nn.Module, tokenizer) -> int | None:
+    """The token after whose first occurrence a BERT-style pair's second segment starts (SEP), or
+    None for models without segment embeddings (decoders): what `pad_batch` needs to build the
+    `token_type_ids` a cross-encoder was pretrained with (and sentence-transformers passes)."""
+    if is_decoder(model) or getattr(model.config, "type_vocab_size", 0) < 2:
+        return None
+    return tokenizer.sep_token_id
+
+
+def pad_batch(sequences: Sequence[Sequence[int]], pad_id: int, segment_after: int | None = None) -> dict[str, torch.Tensor]:
+    """Right-pad token id lists into `input_ids` and `attention_mask` tensors; with `segment_after`
+    (a SEP id), also `token_type_ids`: 0 up to and including the first SEP, 1 after it."""
     width = max(len(s) for s in sequences)
     ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(sequences), width), dtype=torch.long)
     for r, s in enumerate(sequences):
         ids[r, : len(s)] = torch.tensor(s, dtype=torch.long)
         mask[r, : len(s)] = 1
-    return {"input_ids": ids, "attention_mask": mask}
+    if segment_after is None:
+        return {"input_ids": ids, "attention_mask": mask}
+    after_first = ((ids == segment_after).long().cumsum(1) - (ids == segment_after).long()) > 0
+    return {"input_ids": ids, "attention_mask": mask, "token_type_ids": (after_first & mask.bool()).long()}
 
 
 def score_pairs(model: nn.Module, sequences: Sequence[Sequence[int]], pad_id: int, batch_size: int = 32,
-                device: str = "cpu", desc: str = "scoring") -> np.ndarray:
+                device: str = "cpu", desc: str = "scoring", segment_after: int | None = None) -> np.ndarray:
     """Score encoded pairs in length-sorted batches (little padding); returns scores in input order."""
     model.eval().to(device)
     order = np.argsort([len(s) for s in sequences], kind="stable")
@@ -144,8 +157,8 @@ def score_pairs(model: nn.Module, sequences: Sequence[Sequence[int]], pad_id: in
     with torch.inference_mode():
         for start in tqdm(range(0, len(order), batch_size), desc=desc, unit="batch", mininterval=5):
             idx = order[start : start + batch_size]
-            batch = {k: v.to(device) for k, v in pad_batch([sequences[i] for i in idx], pad_id).items()}
-            scores[idx] = model(**batch).logits.squeeze(-1).float().cpu().numpy()
+            batch = pad_batch([sequences[i] for i in idx], pad_id, segment_after)
+            scores[idx] = model(**{k: v.to(device) for k, v in batch.items()}).logits.squeeze(-1).float().cpu().numpy()
     return scores
 
 
@@ -160,11 +173,20 @@ def is_decoder(model: nn.Module) -> bool:
     return isinstance(model, LastTokenScorer)
 
 
-def save_ranker(model: nn.Module, tokenizer, path: str | Path) -> None:
-    """Save a ranker of either kind with its tokenizer (safetensors), atomically."""
+def save_ranker(model: nn.Module, tokenizer, path: str | Path, max_len: int | None = None) -> None:
+    """Save a ranker of either kind with its tokenizer (safetensors), atomically.
+
+    A cross-encoder is saved so that `AutoModelForSequenceClassification` and
+    sentence-transformers' `CrossEncoder(path)` both give the scores it was trained to give:
+    the config names an identity activation (CrossEncoder would apply a sigmoid to a one-output
+    model otherwise) and, with `max_len`, the tokenizer truncates where training did.
+    """
     if isinstance(model, LastTokenScorer):
         model.save_pretrained(path, tokenizer)
         return
+    model.config.sentence_transformers = {"activation_fn": "torch.nn.modules.linear.Identity"}
+    if max_len is not None:
+        tokenizer.model_max_length = max_len
     with atomic_dir(path) as tmp:
         model.save_pretrained(str(tmp))
         tokenizer.save_pretrained(str(tmp))
@@ -174,10 +196,27 @@ def score_candidates(model: nn.Module, tokenizer, df: pd.DataFrame, max_len: int
                      desc: str = "scoring") -> np.ndarray:
     """Scores of a candidates frame's rows (encoded as the model's kind reads them)."""
     seqs = encode_frame(tokenizer, df, max_len, is_decoder(model))
-    return score_pairs(model, seqs, tokenizer.pad_token_id, batch_size, device, desc=desc)
+    return score_pairs(model, seqs, tokenizer.pad_token_id, batch_size, device, desc=desc,
+                       segment_after=segment_token(model, tokenizer))
 
 
 def save_scores(frames: dict[str, pd.DataFrame], path: str | Path) -> None:
     """Cache scores as a `DatasetDict` (split -> query_id, doc_id, gain, score), atomically."""
     keep = ["query_id", "doc_id", "gain", "score"]
     save_prepared({name: df[keep].to_dict(orient="records") for name, df in frames.items()}, path)
+
+
+def load_scores(path: str | Path, split: str, like: pd.DataFrame) -> np.ndarray:
+    """Cached scores of one split (`save_scores`), aligned to the rows of `like` by
+    (query_id, doc_id); a missing cache or a row without a score is an error."""
+    path = Path(path)
+    if not path.is_dir():
+        raise FileNotFoundError(f"no cached scores at {path}: run the notebook that produces them")
+    cached = load_prepared(path)
+    if split not in cached:
+        raise KeyError(f"{path} has no split {split!r} (has {sorted(cached)})")
+    keyed = cached[split].to_pandas().set_index(["query_id", "doc_id"])["score"]
+    aligned = keyed.reindex(pd.MultiIndex.from_frame(like[["query_id", "doc_id"]]))
+    if aligned.isna().any():
+        raise ValueError(f"{path} [{split}] lacks scores for {int(aligned.isna().sum())} of {len(like)} rows")
+    return aligned.to_numpy(dtype=np.float32)

@@ -8,9 +8,11 @@ scores all of them in one forward pass, reshapes to a (Q, K) matrix and hands it
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -26,7 +28,9 @@ from distilrank.rankers import (
     save_scores,
     score_candidates,
     score_pairs,
+    segment_token,
 )
+from distilrank.teacher import write_json
 
 
 @dataclass
@@ -90,6 +94,7 @@ class GroupCollator:
     """Pads a list of groups to (Q*K, L) token tensors plus (Q, K) `targets` and `mask`."""
 
     pad_id: int
+    segment_after: int | None = None
 
     def __call__(self, groups: list[Group]) -> dict[str, torch.Tensor]:
         k = max(len(g.sequences) for g in groups)
@@ -99,7 +104,7 @@ class GroupCollator:
             seqs += g.sequences + [[self.pad_id]] * (k - n)
             targets[q, :n] = torch.tensor(g.targets)
             mask[q, :n] = True
-        return {**pad_batch(seqs, self.pad_id), "targets": targets, "mask": mask}
+        return {**pad_batch(seqs, self.pad_id, self.segment_after), "targets": targets, "mask": mask}
 
 
 class GroupTrainer(Trainer):
@@ -111,7 +116,7 @@ class GroupTrainer(Trainer):
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         targets, mask = inputs.pop("targets"), inputs.pop("mask")
-        outputs = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"])
+        outputs = model(**inputs)  # input_ids, attention_mask (and token_type_ids for BERT pairs)
         scores = outputs.logits.squeeze(-1).view(targets.shape)
         loss = self.loss_fn(scores, targets, mask)
         return (loss, outputs) if return_outputs else loss
@@ -139,7 +144,7 @@ class EvalEvery(TrainerCallback):
 
 
 def train_groups(model: torch.nn.Module, groups: Sequence[Group], loss_fn: Callable, pad_id: int, *,
-                 output_dir: str, lr: float, groups_per_step: int, seed: int, device: str,
+                 output_dir: str, segment_after: int | None = None, lr: float, groups_per_step: int, seed: int, device: str,
                  warmup: float = 0.1, weight_decay: float = 0.01,
                  evaluate: Callable[[torch.nn.Module], dict] | None = None, eval_every: int = 0) -> tuple[list[dict], int]:
     """Train `model` on sampled groups for one pass; returns the learning curve (may be empty) and
@@ -156,38 +161,71 @@ def train_groups(model: torch.nn.Module, groups: Sequence[Group], loss_fn: Calla
     )
     callback = EvalEvery(evaluate, eval_every) if evaluate is not None else None
     trainer = GroupTrainer(model=model, args=args, train_dataset=GroupDataset(groups),
-                           data_collator=GroupCollator(pad_id), loss_fn=loss_fn,
+                           data_collator=GroupCollator(pad_id, segment_after), loss_fn=loss_fn,
                            callbacks=[callback] if callback else None)
     trainer.train()
     return (callback.history if callback else []), trainer.state.global_step
 
 
+def budget_groups(groups: Sequence[Group], group_size: int, seed: int, *, epochs: int | None = None,
+                  steps: int | None = None, groups_per_step: int = 1) -> list[Group]:
+    """Sampled groups for `epochs` passes, or for exactly `steps` optimiser steps (as many passes as
+    that takes, cut at `steps * groups_per_step` groups): the same seed gives the same order."""
+    if (epochs is None) == (steps is None):
+        raise ValueError("budget_groups: give exactly one of epochs or steps")
+    if epochs is not None:
+        return sample_groups(groups, group_size, epochs, seed)
+    usable = sum(len(g.targets) > 1 for g in groups)
+    if usable == 0:
+        raise ValueError("budget_groups: no group has two candidates")
+    need = steps * groups_per_step
+    return sample_groups(groups, group_size, -(-need // usable), seed)[:need]
+
+
 def fit_ranker(model: torch.nn.Module, tokenizer, groups_df: pd.DataFrame, params, *, seed: int, device: str,
-               output_dir: str, target: str = "gain", dev_df: pd.DataFrame | None = None) -> tuple[list[dict], int]:
+               output_dir: str, target: str = "gain", dev_df: pd.DataFrame | None = None,
+               loss_fn: Callable | None = None, steps: int | None = None) -> tuple[list[dict], int]:
     """Train a ranker (teacher or student) on a candidates frame grouped by query.
 
-    `params` is a `RankTrainParams` (max_len, group_size, groups_per_step, epochs, lr, loss,
-    eval_every, batch_size). Documents are tokenised once. With `dev_df`, dev NDCG@5 and PNR are
-    measured every `eval_every` steps. Returns that learning curve and the number of steps.
+    `params` has max_len, group_size, groups_per_step, lr, eval_every, batch_size, and either
+    `epochs` and `loss` (`RankTrainParams`) or `steps` (`DistillParams`, with `loss_fn` given).
+    Documents are tokenised once. With `dev_df`, dev NDCG@5 and PNR are measured every `eval_every`
+    steps. Returns that learning curve and the number of steps.
     """
     sequences = encode_frame(tokenizer, groups_df, params.max_len, is_decoder(model))
-    groups = sample_groups(groups_from_frame(groups_df, sequences, target), params.group_size, params.epochs, seed)
+    segments = segment_token(model, tokenizer)
+    budget = {"steps": steps, "groups_per_step": params.groups_per_step} if steps is not None else {"epochs": params.epochs}
+    groups = budget_groups(groups_from_frame(groups_df, sequences, target), params.group_size, seed, **budget)
     evaluate = None
     if dev_df is not None:
         dev_seqs = encode_frame(tokenizer, dev_df, params.max_len, is_decoder(model))
 
         def evaluate(m: torch.nn.Module) -> dict:
-            return dev_point(dev_df, score_pairs(m, dev_seqs, tokenizer.pad_token_id, params.batch_size, device, desc="dev"))
+            return dev_point(dev_df, score_pairs(m, dev_seqs, tokenizer.pad_token_id, params.batch_size, device, desc="dev",
+                                                  segment_after=segments))
 
-    return train_groups(model, groups, losses.make_loss(params.loss), tokenizer.pad_token_id,
-                        output_dir=output_dir, lr=params.lr, groups_per_step=params.groups_per_step,
-                        seed=seed, device=device, evaluate=evaluate, eval_every=params.eval_every)
+    return train_groups(model, groups, loss_fn if loss_fn is not None else losses.make_loss(params.loss),
+                        tokenizer.pad_token_id, output_dir=output_dir, segment_after=segments, lr=params.lr,
+                        groups_per_step=params.groups_per_step, seed=seed, device=device, evaluate=evaluate,
+                        eval_every=params.eval_every)
 
 
 def dev_point(dev_df: pd.DataFrame, scores: np.ndarray) -> dict[str, float]:
     """One learning-curve point: dev NDCG@5 and PNR of `scores` on the dev candidates."""
     per = metrics.evaluate_candidates(dev_df.assign(score=scores))
     return {"dev ndcg@5": metrics.aggregate(per, "ndcg@5"), "dev pnr": metrics.aggregate(per, "pnr")}
+
+
+CURVE_FILE = "learning_curve.json"
+
+
+def load_curve(scores_dir: str | Path) -> dict:
+    """What `train_system` cached beside a system's scores: `steps` taken, the learning curve
+    (`history`: dev points by step) and `timing` (minutes)."""
+    path = Path(scores_dir) / CURVE_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"no learning curve at {path}: run the notebook that trains this system")
+    return json.loads(path.read_text())
 
 
 @dataclass
@@ -203,25 +241,29 @@ class TrainedSystem:
 
 def train_system(model: torch.nn.Module, tokenizer, groups_df: pd.DataFrame, params, eval_frames: dict[str, pd.DataFrame], *,
                  seed: int, device: str, work_dir: str, save_to: str | None = None, scores_to: str | None = None,
-                 target: str = "gain") -> TrainedSystem:
+                 target: str = "gain", loss_fn: Callable | None = None, steps: int | None = None) -> TrainedSystem:
     """Train a ranker on `groups_df`, score every frame of `eval_frames`, save model and scores.
 
     The learning curve reads `eval_frames["dev"]` when present; its end point comes from the dev
     scores computed here, not from a second pass over dev. `save_to` gets the model and tokenizer
-    (`save_ranker`), `scores_to` the cached scores (`save_scores`).
+    (`save_ranker`), `scores_to` the cached scores (`save_scores`) and the learning curve
+    (`learning_curve.json` inside it, read back by `load_curve`). `loss_fn` and `steps` go to
+    `fit_ranker`.
     """
     start = time.perf_counter()
     dev_df = eval_frames.get("dev")
-    history, steps = fit_ranker(model, tokenizer, groups_df, params, seed=seed, device=device, output_dir=work_dir,
-                                target=target, dev_df=dev_df)
+    history, taken = fit_ranker(model, tokenizer, groups_df, params, seed=seed, device=device, output_dir=work_dir,
+                                target=target, dev_df=dev_df, loss_fn=loss_fn, steps=steps)
     trained = time.perf_counter()
     scores = {name: score_candidates(model, tokenizer, df, params.max_len, params.batch_size, device, desc=name)
               for name, df in eval_frames.items()}
-    if dev_df is not None and (not history or history[-1]["step"] != steps):
-        history.append({"step": steps, **dev_point(dev_df, scores["dev"])})
+    if dev_df is not None and (not history or history[-1]["step"] != taken):
+        history.append({"step": taken, **dev_point(dev_df, scores["dev"])})
     if save_to is not None:
-        save_ranker(model, tokenizer, save_to)
+        save_ranker(model, tokenizer, save_to, max_len=params.max_len)
     if scores_to is not None:
         save_scores({name: df.assign(score=scores[name]) for name, df in eval_frames.items()}, scores_to)
     timing = {"train minutes": (trained - start) / 60, "total minutes": (time.perf_counter() - start) / 60}
+    if scores_to is not None:
+        write_json({"steps": taken, "history": history, "timing": timing}, Path(scores_to) / CURVE_FILE)
     return TrainedSystem(model, tokenizer, scores, history, timing)

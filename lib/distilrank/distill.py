@@ -1,0 +1,81 @@
+"""Distillation data: the teacher's cached transfer-set scores as regression targets for students.
+
+Notebook 03 scored the transfer set once (`outputs/<profile>/transfer/`, column `teacher_score`).
+Here those scores become each candidate's `target`: normalised (MSE reads absolute values, and the
+teacher's scale is arbitrary) and grouped by query for `distilrank.training`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+NORMALISATIONS = ("none", "global", "query")
+
+# distilled student suffix (bert6-<suffix>) -> its loss in distilrank.losses
+DISTILL_LOSSES = {"point": "point_mse", "margin": "margin_mse", "hybrid": "hybrid"}
+
+
+def pick_queries(query_ids: Sequence[str], n: int, seed: int) -> list[str]:
+    """`n` of `query_ids` (unique, in first-seen order), chosen by a seeded permutation, in their
+    original order."""
+    ids = list(pd.unique(pd.Series(list(query_ids), dtype=object)))
+    keep = np.sort(np.random.default_rng(seed).permutation(len(ids))[:n])
+    return [ids[i] for i in keep]
+
+
+def transfer_frame(transfer: dict[str, pd.DataFrame], pseudo_groups: int, seed: int) -> pd.DataFrame:
+    """The distillation training set: every training query's deep candidate list plus
+    `pseudo_groups` seeded title pseudo-query groups (all teacher-scored; never dev or test)."""
+    if "train" not in transfer:
+        raise KeyError("the transfer set has no 'train' split: rerun notebook 03")
+    parts = [transfer["train"]]
+    if pseudo_groups:
+        pseudo = transfer.get("pseudo")
+        if pseudo is None or pseudo.empty:
+            raise ValueError(f"distill.pseudo_groups = {pseudo_groups} but the transfer set has no pseudo-query split")
+        picked = pick_queries(pseudo["query_id"], pseudo_groups, seed)
+        parts.append(pseudo[pseudo["query_id"].isin(picked)])
+    out = pd.concat(parts, ignore_index=True)
+    if out["teacher_score"].isna().any() or not np.isfinite(out["teacher_score"].to_numpy()).all():
+        raise ValueError("the transfer set has missing or non-finite teacher scores")
+    return out
+
+
+def fit_normaliser(scores: pd.Series, method: str) -> dict[str, float | str]:
+    """The statistics `normalise` needs, fitted on the training transfer set's teacher scores."""
+    if method not in NORMALISATIONS:
+        raise ValueError(f"unknown normalisation {method!r}; choose from {NORMALISATIONS}")
+    values = scores.to_numpy(dtype=np.float64)
+    return {"method": method, "mean": float(values.mean()), "std": float(values.std())}
+
+
+def normalise(df: pd.DataFrame, stats: dict[str, float | str], column: str = "teacher_score") -> pd.Series:
+    """Teacher scores as regression targets.
+
+    - `none`: as they are;
+    - `global`: `(t - mean) / std` with the training set's statistics: one affine map for every
+      query, so the order and the ratios of margins are kept and the targets sit at the scale of a
+      fresh one-output head;
+    - `query`: z-scored within each query: only the order and relative spacing within a query
+      survive, not which query's documents the teacher found more relevant overall.
+    """
+    t = df[column].astype(np.float64)
+    if stats["method"] == "none":
+        return t
+    if stats["method"] == "global":
+        return (t - stats["mean"]) / (stats["std"] if stats["std"] > 0 else 1.0)
+    if stats["method"] == "query":
+        grouped = t.groupby(df["query_id"], sort=False)
+        std = grouped.transform("std", ddof=0)
+        return ((t - grouped.transform("mean")) / std.where(std > 0, 1.0)).fillna(0.0)
+    raise ValueError(f"unknown normalisation {stats['method']!r}; choose from {NORMALISATIONS}")
+
+
+def distill_loss_kwargs(student: str, margin_weight: float) -> dict[str, float]:
+    """Arguments of a distilled student's loss (only the hybrid takes one)."""
+    if student not in DISTILL_LOSSES:
+        raise ValueError(f"unknown distillation loss {student!r}; choose from {sorted(DISTILL_LOSSES)}")
+    return {"margin_weight": margin_weight} if student == "hybrid" else {}

@@ -1,0 +1,68 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from distilrank.distill import (
+    distill_loss_kwargs,
+    fit_normaliser,
+    normalise,
+    pick_queries,
+    transfer_frame,
+)
+
+
+def _transfer():
+    train = pd.DataFrame({"query_id": ["1", "1", "2", "2"], "doc_id": list("abcd"), "teacher_score": [4.0, 2.0, 0.0, 2.0]})
+    pseudo = pd.DataFrame({"query_id": ["t1", "t1", "t2", "t2", "t3"], "doc_id": list("efghi"), "teacher_score": [1.0] * 5})
+    return {"train": train, "pseudo": pseudo}
+
+
+def test_transfer_frame_adds_seeded_pseudo_groups():
+    out = transfer_frame(_transfer(), pseudo_groups=2, seed=0)
+    assert out.query_id.str.startswith("t").sum() in (3, 4) and out.query_id.nunique() == 4
+    assert out.equals(transfer_frame(_transfer(), pseudo_groups=2, seed=0))
+    assert len(transfer_frame(_transfer(), pseudo_groups=0, seed=0)) == 4
+
+
+def test_transfer_frame_errors():
+    with pytest.raises(ValueError, match="no pseudo-query split"):
+        transfer_frame({"train": _transfer()["train"]}, pseudo_groups=3, seed=0)
+    bad = _transfer()
+    bad["train"].loc[0, "teacher_score"] = np.nan
+    with pytest.raises(ValueError, match="non-finite"):
+        transfer_frame(bad, 0, 0)
+    with pytest.raises(KeyError, match="rerun notebook 03"):
+        transfer_frame({}, 0, 0)
+
+
+def test_pick_queries_is_seeded_and_keeps_order():
+    ids = ["q5", "q5", "q1", "q9", "q2"]
+    picked = pick_queries(ids, 2, seed=1)
+    assert picked == pick_queries(ids, 2, seed=1) and len(picked) == 2
+    order = ["q5", "q1", "q9", "q2"]
+    assert [order.index(q) for q in picked] == sorted(order.index(q) for q in picked)
+
+
+def test_global_normalisation_is_one_affine_map():
+    df = _transfer()["train"]
+    stats = fit_normaliser(df.teacher_score, "global")
+    z = normalise(df, stats)
+    assert z.mean() == pytest.approx(0.0) and z.std(ddof=0) == pytest.approx(1.0)
+    # margins keep their ratios: (4-2)/(2-0) before and after
+    assert (z[0] - z[1]) / (z[3] - z[2]) == pytest.approx(1.0)
+    assert normalise(df, fit_normaliser(df.teacher_score, "none")).tolist() == df.teacher_score.tolist()
+
+
+def test_query_normalisation_and_constant_groups():
+    df = pd.DataFrame({"query_id": ["1", "1", "2", "2"], "teacher_score": [4.0, 2.0, 7.0, 7.0]})
+    z = normalise(df, fit_normaliser(df.teacher_score, "query"))
+    assert z.tolist() == [1.0, -1.0, 0.0, 0.0]
+
+
+def test_unknown_names_raise():
+    with pytest.raises(ValueError, match="unknown normalisation"):
+        fit_normaliser(pd.Series([1.0]), "minmax")
+    with pytest.raises(ValueError, match="unknown distillation loss"):
+        distill_loss_kwargs("listwise", 1.0)
+    assert distill_loss_kwargs("hybrid", 0.5) == {"margin_weight": 0.5}
+    assert distill_loss_kwargs("point", 0.5) == {}
