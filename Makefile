@@ -3,6 +3,7 @@
 #
 #   make replicate                 # the embedded default profile (Cranfield, 2-core CPU)
 #   make replicate PROFILE=smoke   # tiny sizes, seconds per notebook
+#   make report                    # the executed notebooks as HTML + results.md
 #   make test
 #
 # A stage re-runs only when its notebook, the profile, the library, the environment or the
@@ -24,11 +25,11 @@ LIB := $(shell find lib -name '*.py' -not -path '*/__pycache__/*')
 DATA := $(wildcard ../shared/data/cranfield/*)
 export DISTILRANK_OUTPUTS := $(abspath $(OUTPUTS))
 
-.PHONY: help env replicate test lint check-params clean
+.PHONY: help env replicate report test lint check-params clean
 .DELETE_ON_ERROR:
 
 help:
-	@sed -n '2,8p' Makefile
+	@sed -n '2,9p' Makefile
 
 env: $(ENV_STAMP)
 
@@ -59,6 +60,10 @@ $(OUT)/%.ipynb: notebooks/%.ipynb $(PARAMS) $(LIB) $(ENV_STAMP)
 $(foreach i,$(wordlist 2,$(words $(EXECUTED)),$(shell seq 1 $(words $(EXECUTED)))),\
   $(eval $(word $(i),$(EXECUTED)): $(word $(shell expr $(i) - 1),$(EXECUTED))))
 $(firstword $(EXECUTED)): $(DATA)
+
+# every executed notebook of the profile as HTML (nbconvert) with an index page, and results.md
+report: $(ENV_STAMP)
+	@$(PY) -m distilrank.report $(PROFILE)
 
 lint: $(ENV_STAMP)
 	$(VENV)/bin/ruff check .

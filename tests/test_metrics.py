@@ -82,3 +82,24 @@ def test_summarise_has_every_metric():
     assert list(s.metric) == ["pnr", "ndcg@5", "ndcg@10", "mrr@10"]
     assert s.set_index("metric").loc["pnr", "value"] == 1.0
     assert (s.n_queries == 2).all()
+
+
+def test_adjust_pvalues_is_benjamini_hochberg_and_keeps_nan():
+    from distilrank.metrics import adjust_pvalues
+
+    adj = adjust_pvalues([0.01, 0.04, float("nan"), 0.03])
+    # BH over the three real p-values: sorted 0.01, 0.03, 0.04 -> 0.03, 0.04, 0.04
+    np.testing.assert_allclose(adj[[0, 3, 1]], [0.03, 0.04, 0.04])
+    assert np.isnan(adj[2])
+    assert np.isnan(adjust_pvalues([float("nan")])).all()
+
+
+def test_kendall_per_query_and_pair_margins():
+    from distilrank.metrics import kendall_per_query, pair_margins
+
+    df = pd.DataFrame({"query_id": ["a"] * 3 + ["b"] * 2, "t": [3.0, 2.0, 1.0, 1.0, 2.0], "s": [30.0, 10.0, 20.0, 5.0, 5.0]})
+    tau = kendall_per_query(df, "t", "s")
+    assert tau["a"] == pytest.approx(1 / 3) and np.isnan(tau["b"])
+    m = pair_margins(df, ["t", "s"])
+    assert len(m) == 3 + 1
+    assert m.iloc[:3][["t", "s"]].values.tolist() == [[1.0, 20.0], [2.0, 10.0], [1.0, -10.0]]

@@ -84,6 +84,29 @@ def test_smoke_chain_runs_every_notebook(tmp_path):
         assert {"pnr", "ndcg@5", "ndcg@10", "ndcg@5_share_of_teacher"} <= {r.metric for r in rows if r.system == name}
         assert load_curve(out / "scores" / name)["steps"] == 3
     _student_reloads_reproduce_cached_scores(out, "bert6-hybrid")
+    # 05: every system with a bootstrap CI on every quality metric, and the hardware it ran on
+    for system in ("bm25", "teacher-no-cpt", "teacher-cpt", "bert6-labels", "bert6-point", "bert6-margin", "bert6-hybrid"):
+        got = {r.metric: r for r in rows if r.system == system}
+        for metric in ("pnr", "ndcg@5", "ndcg@10", "mrr@10"):
+            assert got[metric].ci_low is not None and got[metric].ci_low <= got[metric].value <= got[metric].ci_high, (system, metric)
+    assert json.loads((out / "hardware.json").read_text())["cores"] >= 1
+    # 06: latency rows for the paper's systems and each optimised student, which loads and scores
+    latency = {r.system: r.value for r in rows if r.metric == "latency_ms@4"}
+    assert {"teacher", "llm", "bert-12", "bert-6", "bert6-hybrid", "bert6-hybrid-onnx", "bert6-hybrid-onnx-int8"} <= set(latency)
+    assert all(v > 0 for v in latency.values())
+    assert (out / "students" / "bert6-hybrid-onnx-int8" / "model.onnx").is_file()
+    # make report: every executed notebook as HTML, each figure rendered, an index and results.md
+    report = _make("report", outputs=tmp_path)
+    assert report.returncode == 0, report.stdout[-2000:] + report.stderr[-2000:]
+    for src in NOTEBOOKS:
+        nb = nbformat.read(out / src.name, as_version=4)
+        images = sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+        page = (out / "report" / f"{src.stem}.html").read_text()
+        assert page.count("data:image/png;base64") >= images > 0, src.name
+    index = (out / "report" / "index.html").read_text()
+    assert all(f'href="{src.stem}.html"' in index for src in NOTEBOOKS)
+    md = (out / "results.md").read_text()
+    assert "| bert6-hybrid |" in md and "latency_ms@4" in md and "Wall time per notebook" in md
     # a second run finds every stage up to date
     again = _make("-q", *[str(out / p.name) for p in NOTEBOOKS], outputs=tmp_path)
     assert again.returncode == 0, "make considers a stage out of date right after running it"

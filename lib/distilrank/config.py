@@ -154,6 +154,31 @@ class DistillParams(_Section):
     batch_size: int = Field(64, ge=1, description="scoring batch size")
 
 
+class ReportParams(_Section):
+    """Notebook 05: the offline report."""
+
+    failures: int = Field(3, ge=1, description="queries where the hybrid student loses most to the teacher")
+    top_docs: int = Field(5, ge=1, description="documents shown per ranking in the failure analysis")
+    n_resamples: int = Field(1000, ge=100, description="bootstrap resamples per confidence interval")
+
+
+class LatencyParams(_Section):
+    """Notebook 06: latency per scoring batch and the optimised student."""
+
+    batch_size: int = Field(48, ge=1, description="pairs per batch (the paper's 48)")
+    seq_len: int = Field(ge=8, description="tokens per pair in the timed batches")
+    warmup: int = Field(ge=0, description="untimed calls before timing")
+    repeats: int = Field(ge=1, description="timed batches per model")
+    llm_repeats: int = Field(ge=1, description="timed batches for the LLM shape (seconds each on a CPU)")
+    batch_sizes: list[int] = Field(min_length=1, description="the latency-vs-batch-size sweep")
+    sweep_repeats: int = Field(ge=1, description="timed batches per point of the sweep")
+    llm_shape_cpu: Literal["llm-0.5b", "llm-7b"] = "llm-0.5b"
+    llm_shape_gpu: Literal["llm-0.5b", "llm-7b"] = "llm-7b"
+    price_per_hour: float = Field(ge=0, description="USD per hour of the machine, for the cost per million pairs")
+    tolerance_ndcg5: float = Field(ge=0, description="largest allowed |NDCG@5 change| of an optimised student vs eager")
+    tolerance_pnr: float = Field(ge=0, description="largest allowed |PNR change| of an optimised student vs eager")
+
+
 class ModelParams(_Section):
     """Which models each stage starts from.
 
@@ -180,6 +205,8 @@ class Params(_Section):
     teacher: RankTrainParams
     labels_student: RankTrainParams
     distill: DistillParams
+    report: ReportParams
+    latency: LatencyParams
 
     @model_validator(mode="after")
     def _teacher_source(self) -> Params:

@@ -10,7 +10,7 @@ the counts and the pair accuracy `c / (c + d)` (always finite) for significance 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import ir_measures
 import numpy as np
@@ -122,3 +122,35 @@ def paired_test(per_a: pd.DataFrame, per_b: pd.DataFrame, metric: str) -> dict[s
         return {"diff": 0.0, "t": float("nan"), "p": float("nan"), "n_queries": len(joined)}
     res = stats.ttest_rel(a, b)
     return {"diff": float(np.mean(a - b)), "t": float(res.statistic), "p": float(res.pvalue), "n_queries": len(joined)}
+
+
+def adjust_pvalues(pvalues: Sequence[float]) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values (scipy's `false_discovery_control`) for a family of
+    tests; a nan p-value (no difference at all) stays nan and does not count toward the family."""
+    p = np.asarray(pvalues, dtype=np.float64)
+    out = np.full_like(p, np.nan)
+    ok = ~np.isnan(p)
+    if ok.any():
+        out[ok] = stats.false_discovery_control(p[ok], method="bh")
+    return out
+
+
+def kendall_per_query(df: pd.DataFrame, a: str, b: str) -> pd.Series:
+    """Kendall's tau-b between score columns `a` and `b` within each query (nan where either is
+    constant): how faithfully one ranker orders a query's candidates like another."""
+    taus = {qid: stats.kendalltau(g[a], g[b]).statistic if len(g) > 1 else np.nan
+            for qid, g in df.groupby("query_id", sort=False)}
+    return pd.Series(taus, name=f"kendall {a} vs {b}", dtype=np.float64)
+
+
+def pair_margins(df: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """Every pair (i < j) of one query's candidates with the margin `x_i - x_j` of each score column."""
+    parts = []
+    for qid, g in df.groupby("query_id", sort=False):
+        i, j = np.triu_indices(len(g), k=1)
+        part = {"query_id": np.full(len(i), qid, dtype=object)}
+        for col in columns:
+            v = g[col].to_numpy(dtype=np.float64)
+            part[col] = v[i] - v[j]
+        parts.append(pd.DataFrame(part))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["query_id", *columns])

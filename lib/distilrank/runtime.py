@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import time
@@ -56,3 +57,26 @@ class Stopwatch:
     def __str__(self) -> str:
         s = self.elapsed()
         return f"{s / 60:.1f} min" if s >= 90 else f"{s:.1f} s"
+
+
+def hardware() -> dict[str, str | int | None]:
+    """What this run ran on: CPU model and usable cores, memory, torch, and the GPU when present."""
+    import platform
+
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError, StopIteration):
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name"))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    mem_gb = None
+    try:
+        kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal"))
+        mem_gb = round(kb / 2**20)
+    except (OSError, StopIteration):
+        pass
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    summary = f"{cpu}, {cores} cores" + (f", {mem_gb} GB RAM" if mem_gb else "") + (f", GPU {gpu}" if gpu else ", no GPU")
+    return {"cpu": cpu, "cores": cores, "memory_gb": mem_gb, "gpu": gpu, "torch": torch.__version__,
+            "summary": f"{summary}; torch {torch.__version__}"}

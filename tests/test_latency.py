@@ -1,0 +1,62 @@
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from distilrank.latency import (
+    SHAPES,
+    cost_per_million,
+    measure,
+    random_batch,
+    shape_model,
+    summarise_times,
+    time_calls,
+    torch_runner,
+)
+
+
+def test_time_calls_counts_repetitions_and_excludes_warmup():
+    calls = []
+
+    def fn():
+        calls.append(1)
+        if len(calls) <= 2:  # the warm-up calls are slow: they must not be timed
+            time.sleep(0.2)
+
+    times = time_calls(fn, warmup=2, repeats=5)
+    assert len(calls) == 7 and len(times) == 5
+    assert times.max() < 100  # ms: none of the slow warm-up calls is in there
+    with pytest.raises(ValueError):
+        time_calls(fn, warmup=0, repeats=0)
+
+
+def test_summary_statistics_and_cost():
+    lat = summarise_times(np.array([10.0, 20.0, 30.0, 40.0, 1000.0]), batch_size=48, seq_len=64, warmup=1, price_per_hour=3.6)
+    assert lat.median_ms == 30.0 and lat.repeats == 5
+    assert lat.p90_ms == pytest.approx(np.percentile([10, 20, 30, 40, 1000], 90))
+    assert lat.pairs_per_s == pytest.approx(48 / 0.03)
+    # $3.60/h = $0.001/s; 1e6 pairs at 1600 pairs/s take 625 s
+    assert lat.usd_per_million_pairs == pytest.approx(0.625)
+    assert cost_per_million(1e6, 3600.0) == pytest.approx(1.0)
+
+
+def test_a_tiny_model_runs_and_shapes_exist():
+    from transformers import AutoModelForSequenceClassification, BertConfig
+
+    model = AutoModelForSequenceClassification.from_config(BertConfig(vocab_size=100, hidden_size=16, num_hidden_layers=1,
+                                                                       num_attention_heads=2, intermediate_size=32, num_labels=1))
+    batch = random_batch(100, 3, 8, segments=True)
+    assert batch["input_ids"].shape == (3, 8) and batch["token_type_ids"][0].tolist() == [0] * 4 + [1] * 4
+    lat = measure(torch_runner(model, batch, "cpu"), 3, 8, warmup=1, repeats=3, price_per_hour=1.0)
+    assert lat.repeats == 3 and lat.median_ms > 0
+    assert {"bert-12", "bert-6", "llm-7b", "llm-0.5b"} <= set(SHAPES)
+    with pytest.raises(ValueError, match="unknown shape"):
+        shape_model("gpt-5")
+
+
+def test_bert6_shape_is_six_layers_of_bert_base_width():
+    cfg = SHAPES["bert-6"]()
+    assert (cfg.num_hidden_layers, cfg.hidden_size) == (6, 768)
+    model = shape_model("bert-12", dtype=torch.float32)
+    assert 105e6 < sum(p.numel() for p in model.parameters()) < 115e6  # bert-base: ~110M
