@@ -57,18 +57,22 @@ def export_onnx(model: torch.nn.Module, tokenizer, path: str | Path, max_len: in
 
 
 def quantize_int8(src: str | Path, dst: str | Path) -> Path:
-    """Dynamic int8 quantisation of an exported student's weights (activations stay fp32, scaled
-    at run time): onnxruntime's `quantize_dynamic`. Copies config and tokenizer; atomic."""
+    """Dynamic int8 quantisation of an exported student (onnxruntime's `quantize_dynamic`): the
+    weights of every MatMul become int8 with one scale per output channel, activations are
+    quantised at run time, and the embeddings stay fp32. Per-tensor scales over all ops moved the
+    default student's scores up to 0.5 (on a unit scale); per-channel MatMul-only quantisation
+    keeps them within ~0.4 and is as fast. Copies config and tokenizer; atomic."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     src, dst = Path(src), Path(dst)
     with atomic_dir(dst) as tmp:
-        quantize_dynamic(str(src / "model.onnx"), str(tmp / "model.onnx"), weight_type=QuantType.QInt8)
+        quantize_dynamic(str(src / "model.onnx"), str(tmp / "model.onnx"), weight_type=QuantType.QInt8,
+                         op_types_to_quantize=["MatMul"], per_channel=True)
         for f in src.iterdir():
             if f.name not in ("model.onnx", "onnx.json") and f.is_file():
                 (tmp / f.name).write_bytes(f.read_bytes())
         meta = json.loads((src / "onnx.json").read_text())
-        (tmp / "onnx.json").write_text(json.dumps({**meta, "precision": "int8 weights (dynamic quantisation)",
+        (tmp / "onnx.json").write_text(json.dumps({**meta, "precision": "int8 MatMul weights, per channel (dynamic quantisation)",
                                                    "quantizer": "onnxruntime.quantization.quantize_dynamic"}, indent=1) + "\n")
     return dst
 
