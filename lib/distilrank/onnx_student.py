@@ -45,7 +45,7 @@ def export_onnx(model: torch.nn.Module, tokenizer, path: str | Path, max_len: in
     args = tuple(sample[k] for k in INPUTS)
     batch, seq = torch.export.Dim("batch"), torch.export.Dim("sequence")
     with atomic_dir(path) as tmp:
-        torch.onnx.export(_Logits(model), args, str(tmp / "model.onnx"), input_names=list(INPUTS), output_names=["logits"],
+        torch.onnx.export(_Logits(model).eval(), args, str(tmp / "model.onnx"), input_names=list(INPUTS), output_names=["logits"],
                           dynamic_shapes={k: {0: batch, 1: seq} for k in INPUTS}, dynamo=True, external_data=False,
                           verbose=False)
         model.config.save_pretrained(str(tmp))
