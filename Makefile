@@ -6,9 +6,10 @@
 #   make report                    # the executed notebooks as HTML + results.md
 #   make test
 #
-# A stage re-runs only when its notebook, the profile, the library, the environment or the
-# stage before it changed. Each executed notebook is written to a .partial file first and renamed
-# when the run succeeded, so a killed run never leaves an executed notebook a later stage trusts.
+# A stage re-runs only when its notebook, the profile, the library modules it imports, the
+# environment or the stage before it changed. Each executed notebook is written to a .partial
+# file first and renamed when the run succeeded, so a killed run never leaves an executed
+# notebook a later stage trusts.
 
 SHELL := /bin/bash
 PROFILE ?= default
@@ -22,6 +23,8 @@ PARAMS := params/$(PROFILE).yaml
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 EXECUTED := $(patsubst notebooks/%,$(OUT)/%,$(NOTEBOOKS))
 LIB := $(shell find lib -name '*.py' -not -path '*/__pycache__/*')
+DEPS_SCRIPT := lib/distilrank/deps.py
+DEPS_MK := $(OUTPUTS)/.notebook-deps.mk
 DATA := $(wildcard ../shared/data/cranfield/*)
 export DISTILRANK_OUTPUTS := $(abspath $(OUTPUTS))
 
@@ -29,7 +32,7 @@ export DISTILRANK_OUTPUTS := $(abspath $(OUTPUTS))
 .DELETE_ON_ERROR:
 
 help:
-	@sed -n '2,9p' Makefile
+	@sed -n '2,12p' Makefile
 
 env: $(ENV_STAMP)
 
@@ -47,8 +50,8 @@ check-params: $(ENV_STAMP)
 replicate: check-params $(EXECUTED)
 	@$(PY) -m distilrank.results $(OUT)/results.json
 
-# every executed notebook: its source, the profile, the library and the environment ...
-$(OUT)/%.ipynb: notebooks/%.ipynb $(PARAMS) $(LIB) $(ENV_STAMP)
+# every executed notebook: its source, the profile and the environment ...
+$(OUT)/%.ipynb: notebooks/%.ipynb $(PARAMS) $(ENV_STAMP)
 	@mkdir -p $(OUT)
 	@echo "== $* [profile $(PROFILE)]"
 	@start=$$(date +%s); \
@@ -60,6 +63,19 @@ $(OUT)/%.ipynb: notebooks/%.ipynb $(PARAMS) $(LIB) $(ENV_STAMP)
 $(foreach i,$(wordlist 2,$(words $(EXECUTED)),$(shell seq 1 $(words $(EXECUTED)))),\
   $(eval $(word $(i),$(EXECUTED)): $(word $(shell expr $(i) - 1),$(EXECUTED))))
 $(firstword $(EXECUTED)): $(DATA)
+
+# ... and the lib/distilrank modules it imports, directly or through other modules: deps.py reads
+# the notebooks' and modules' imports (stdlib only, so the system python3, before .venv exists).
+# make regenerates the fragment when a notebook or module changed, then restarts with it.
+$(DEPS_MK): $(NOTEBOOKS) $(LIB) $(DEPS_SCRIPT)
+	@mkdir -p $(@D)
+	@tmp=$@.$$$$.tmp; \
+	$(PYTHON) $(DEPS_SCRIPT) $(NOTEBOOKS) > $$tmp && mv $$tmp $@ || { rm -f $$tmp; exit 1; }
+
+# goals that run no notebook do not need it (and `make help` then writes nothing)
+ifneq ($(filter-out help env lint test report check-params clean,$(MAKECMDGOALS)),)
+include $(DEPS_MK)
+endif
 
 # every executed notebook of the profile as HTML (nbconvert) with an index page, and results.md
 report: $(ENV_STAMP)

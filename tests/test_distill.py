@@ -66,3 +66,17 @@ def test_unknown_names_raise():
         distill_loss_kwargs("listwise", 1.0)
     assert distill_loss_kwargs("hybrid", 0.5) == {"margin_weight": 0.5}
     assert distill_loss_kwargs("point", 0.5) == {}
+
+
+def test_teacher_of_and_the_column_read():
+    from distilrank.distill import teacher_of
+
+    assert teacher_of("llm") == ("teacher-cpt", "teacher_score")
+    assert teacher_of("ensemble") == ("teacher-ensemble", "ensemble_score")
+    with pytest.raises(ValueError, match="unknown distill.teacher"):
+        teacher_of("bm25")
+    t = _transfer()
+    t = {k: v.assign(ensemble_score=v.teacher_score * 2) for k, v in t.items()}
+    assert transfer_frame(t, 0, 0, column="ensemble_score").ensemble_score.tolist() == [8.0, 4.0, 0.0, 4.0]
+    with pytest.raises(KeyError, match="no column"):
+        transfer_frame(_transfer(), 0, 0, column="ensemble_score")

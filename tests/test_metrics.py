@@ -103,3 +103,61 @@ def test_kendall_per_query_and_pair_margins():
     m = pair_margins(df, ["t", "s"])
     assert len(m) == 3 + 1
     assert m.iloc[:3][["t", "s"]].values.tolist() == [[1.0, 20.0], [2.0, 10.0], [1.0, -10.0]]
+
+
+def test_ndcg_ideal_counts_relevant_documents_the_list_missed():
+    # the list holds a (gain 3) and b (0); qrels also know c (gain 2), which the first stage missed
+    df = _run([("q", "a", 3, 0.9), ("q", "b", 0, 0.1)])
+    qrels = pd.DataFrame({"query_id": ["q", "q"], "doc_id": ["a", "c"], "gain": [3, 2]})
+    within = metrics.evaluate_candidates(df).loc[0]
+    full = metrics.evaluate_candidates(df, qrels=qrels).loc[0]
+    assert within["ndcg@5"] == 1.0  # ideal of the list alone: a perfect order
+    # DCG = 3; IDCG over every judgment = 3 + 2 / log2(3)
+    assert full["ndcg@5"] == pytest.approx(3 / (3 + 2 / math.log2(3)))
+    assert (full["concordant"], full["discordant"]) == (1.0, 0.0)  # PNR reads the list's pairs either way
+    bad = qrels.assign(gain=[1, 2])
+    with pytest.raises(ValueError, match="disagree with qrels"):
+        metrics.evaluate_candidates(df, qrels=bad)
+
+
+def test_reference_scores_bracket_a_list():
+    df = _run([("q", "a", 0, 0.0), ("q", "b", 2, 0.0), ("q", "c", 1, 0.0), ("q", "d", 0, 0.0)])
+    qrels = pd.DataFrame({"query_id": ["q", "q", "q"], "doc_id": ["b", "c", "e"], "gain": [2, 1, 4]})
+    refs = metrics.evaluate_references(df, qrels, seed=0)
+    oracle = refs["oracle"].loc[0]
+    # the oracle orders b, c first: DCG = 2 + 1/log2(3); IDCG = 4 + 2/log2(3) + 1/log2(4) (e is missing)
+    assert oracle["ndcg@5"] == pytest.approx((2 + 1 / math.log2(3)) / (4 + 2 / math.log2(3) + 0.5))
+    assert oracle["discordant"] == 0 and metrics.aggregate(refs["oracle"], "pnr") == math.inf
+    np.testing.assert_array_equal(metrics.reference_scores(df, "random", 3), metrics.reference_scores(df, "random", 3))
+    assert not np.array_equal(metrics.reference_scores(df, "random", 3), metrics.reference_scores(df, "random", 4))
+    with pytest.raises(ValueError, match="unknown reference"):
+        metrics.reference_scores(df, "best", 0)
+    lo, hi = metrics.bootstrap_ci(refs["oracle"], "pnr", n_resamples=100)
+    assert math.isnan(lo) and math.isnan(hi)  # an infinite value has no interval
+
+
+def test_random_reference_is_at_chance_on_average():
+    rng = np.random.default_rng(0)
+    rows = [(f"q{q}", f"d{i}", int(rng.integers(0, 3)), 0.0) for q in range(200) for i in range(10)]
+    per = metrics.evaluate_candidates(_run(rows).assign(score=lambda d: metrics.reference_scores(d, "random", 1)))
+    assert metrics.aggregate(per, "pnr") == pytest.approx(1.0, abs=0.08)
+
+
+def test_verdicts_and_claims():
+    assert metrics.verdict(0.1, 0.01) == "holds"
+    assert metrics.verdict(-0.1, 0.01) == "fails"
+    assert metrics.verdict(0.1, 0.2) == "no significant difference"
+    assert metrics.verdict(0.0, float("nan")) == "no significant difference"
+    a = pd.DataFrame({"query_id": list("abcdef"), "ndcg@5": [0.9, 0.8, 0.9, 0.7, 0.8, 0.9]})
+    b = a.assign(**{"ndcg@5": a["ndcg@5"] - [0.3, 0.2, 0.25, 0.3, 0.2, 0.35]})
+    row = metrics.claim("a beats b", a, b)
+    assert row["verdict"] == "holds" and row["Δ"] == pytest.approx(0.2667, abs=1e-3) and row["queries"] == 6
+    assert metrics.claim("b beats a", b, a)["verdict"] == "fails"
+
+
+def test_side_by_side_by_hand():
+    a = pd.DataFrame({"query_id": ["1", "2", "3"], "ndcg@5": [0.5, 0.5, 0.5]})
+    b = pd.DataFrame({"query_id": ["1", "2", "3"], "ndcg@5": [0.8, 0.55, 0.2]})
+    assert metrics.side_by_side(b, a, 0.1).tolist() == ["good", "same", "bad"]
+    with pytest.raises(ValueError, match="different queries"):
+        metrics.side_by_side(b, a.iloc[:2], 0.1)

@@ -64,28 +64,44 @@ def test_smoke_chain_runs_every_notebook(tmp_path):
     assert 0 < bm25["ndcg@5"].value <= 1 and bm25["pnr"].value > 0
     assert bm25["ndcg@5"].ci_low <= bm25["ndcg@5"].value <= bm25["ndcg@5"].ci_high
     assert (out / "prepared" / "dataset_dict.json").is_file()
+    # the evaluation protocol: dev/test lists are the BM25 top k and nothing else, and every
+    # quality table has its references (random: chance; oracle: the recall ceiling, no finite PNR)
+    prepared = load_from_disk(str(out / "prepared"))
+    for split in ("dev_candidates", "test_candidates"):
+        lists = prepared[split].to_pandas()
+        assert set(lists.source) == {"bm25"} and (lists.bm25_rank.between(1, 10)).all(), split
+        assert lists.groupby("query_id").size().max() <= 10
+    assert {"random", "oracle"} <= {r.system for r in rows}
+    oracle = {r.metric: r.value for r in rows if r.system == "oracle"}
+    assert "pnr" not in oracle and bm25["ndcg@5"].value <= oracle["ndcg@5"] <= 1
     assert len(list((out / "figures").glob("01_*.png"))) >= 5
     # 02: both decoder variants before and after CPT, and the choice
     choice = json.loads((out / "cpt" / "choice.json").read_text())
     assert choice["variant"] in {"minilm", "scratch"}
     for variant in ("minilm", "scratch"):
         assert (out / "cpt" / variant / "cpt" / "model.safetensors").is_file()
-    # 03: three systems in results.json, saved rankers, cached scores and the transfer set
+    # 03: the teachers, dense-minilm, the ensemble and its weights, saved rankers, cached scores, transfer set
     systems = {r.system for r in rows}
-    assert {"bm25", "teacher-no-cpt", "teacher-cpt", "bert6-labels"} <= systems
+    assert {"bm25", "dense-minilm", "bm25+dense-minilm", "teacher-no-cpt", "teacher-cpt", "teacher-ensemble", "bert6-labels"} <= systems
+    weights = json.loads((out / "teachers" / "ensemble.json").read_text())["teacher-ensemble"]
+    assert set(weights) == {"bm25_score", "dense_score", "teacher_score"}
+    assert sum(abs(w) for w in weights.values()) == pytest.approx(1.0)
     assert (out / "students" / "bert6-labels" / "model.safetensors").is_file()
     assert (out / "teachers" / "teacher-cpt" / "score_head.safetensors").is_file()
     transfer = load_from_disk(str(out / "transfer"))
     assert set(transfer) >= {"train", "dev", "test", "pseudo"}
     assert transfer["test"].num_rows == load_from_disk(str(out / "prepared"))["test_candidates"].num_rows
-    assert all(isinstance(x, float) for x in transfer["train"]["teacher_score"][:5])
+    for column in ("teacher_score", "dense_score", "ensemble_score"):
+        assert np.isfinite(transfer["train"].to_pandas()[column]).all(), column
     # 04: three distilled students, their rows, and reloading reproduces the cached test scores
     for name in ("bert6-point", "bert6-margin", "bert6-hybrid"):
         assert {"pnr", "ndcg@5", "ndcg@10", "ndcg@5_share_of_teacher"} <= {r.metric for r in rows if r.system == name}
         assert load_curve(out / "scores" / name)["steps"] == 3
+        assert {"ndcg@5", "ndcg@10"} <= {r.metric for r in rows if r.system == f"{name}+bm25"}
     _student_reloads_reproduce_cached_scores(out, "bert6-hybrid")
     # 05: every system with a bootstrap CI on every quality metric, and the hardware it ran on
-    for system in ("bm25", "teacher-no-cpt", "teacher-cpt", "bert6-labels", "bert6-point", "bert6-margin", "bert6-hybrid"):
+    for system in ("random", "bm25", "dense-minilm", "teacher-no-cpt", "teacher-cpt", "teacher-ensemble", "bert6-labels",
+                   "bert6-point", "bert6-margin", "bert6-hybrid", "bert6-hybrid+bm25"):
         got = {r.metric: r for r in rows if r.system == system}
         for metric in ("pnr", "ndcg@5", "ndcg@10", "mrr@10"):
             assert got[metric].ci_low is not None and got[metric].ci_low <= got[metric].value <= got[metric].ci_high, (system, metric)
@@ -95,6 +111,13 @@ def test_smoke_chain_runs_every_notebook(tmp_path):
     assert {"teacher", "llm", "bert-12", "bert-6", "bert6-hybrid", "bert6-hybrid-onnx", "bert6-hybrid-onnx-int8"} <= set(latency)
     assert all(v > 0 for v in latency.values())
     assert (out / "students" / "bert6-hybrid-onnx-int8" / "model.onnx").is_file()
+    # 09: the simulated online evaluation: A/B changes, interleaving and side-by-side shares
+    online = {(r.system, r.metric): r.value for r in rows}
+    pair = "bert6-hybrid vs bert6-labels"
+    for metric in ("sim_page_ctr_change", "sim_user_ctr_change", "sim_dwell_change", "interleaving_win_rate", "interleaving_loss_rate"):
+        assert (pair, metric) in online, metric
+    assert sum(online[(pair, f"sbs_{j}")] for j in ("good", "same", "bad")) == pytest.approx(1.0)
+    assert 0 < online[("bert6-hybrid", "sim_page_ctr")] <= 1
     # make report: every executed notebook as HTML, each figure rendered, an index and results.md
     report = _make("report", outputs=tmp_path)
     assert report.returncode == 0, report.stdout[-2000:] + report.stderr[-2000:]

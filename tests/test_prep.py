@@ -40,11 +40,23 @@ def test_train_groups_hold_judged_docs_and_seeded_bm25_negatives(tiny_collection
     assert rows == prep.train_groups(tiny_collection, index, ["2"], n_negatives=1, depth=5, seed=0)
 
 
-def test_eval_candidates_add_every_judged_doc(tiny_collection, index):
+def test_eval_candidates_are_the_first_stage_top_k_only(tiny_collection, index):
     rows = prep.eval_candidates(tiny_collection, index, ["1"], depth=1)
+    # d5 is judged relevant but BM25 does not retrieve it: it must not be added to an eval list
+    assert [r["doc_id"] for r in rows] == ["d1"]
+    assert [r["source"] for r in rows] == ["bm25"]
+
+
+def test_training_candidates_may_add_judged_docs(tiny_collection, index):
+    rows = prep.eval_candidates(tiny_collection, index, ["1"], depth=1, add_judged=True)
     assert [r["doc_id"] for r in rows] == ["d1", "d5"]
     assert [r["source"] for r in rows] == ["bm25", "judged"]
     assert rows[0]["bm25_rank"] == 1 and rows[0]["bm25_score"] > rows[1]["bm25_score"]
+
+
+def test_qrels_rows_keep_every_judgment(tiny_collection):
+    rows = prep.qrels_rows(tiny_collection, {"test": ["1"], "train": ["3"]})
+    assert {(r["query_id"], r["doc_id"], r["split"]) for r in rows} == {("1", "d1", "test"), ("1", "d5", "test"), ("3", "d3", "train")}
 
 
 def test_recall_at(tiny_collection, index):

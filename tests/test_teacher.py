@@ -42,3 +42,10 @@ def test_trained_tokenizer_is_deterministic():
     assert small.convert_ids_to_tokens([4, 5]) == ["a", "b"]
     assert small("a zebra")["input_ids"] == [2, 4, 1, 3]
     assert small.decode(small("a b")["input_ids"], skip_special_tokens=True) == "a b"
+
+
+def test_no_cpt_variant_is_a_pretrained_decoder_when_one_exists():
+    assert teacher.no_cpt_variant(["minilm", "scratch"], "minilm") == ("minilm", "teacher-no-cpt")
+    assert teacher.no_cpt_variant(["minilm", "scratch"], "scratch") == ("minilm", "teacher-no-cpt")
+    assert teacher.no_cpt_variant(["hub"], "hub") == ("hub", "teacher-no-cpt")
+    assert teacher.no_cpt_variant(["scratch"], "scratch") == ("scratch", "teacher-random-init")

@@ -73,3 +73,15 @@ def test_same_seed_same_scores_and_training_learns(tmp_path):
     # the trained model orders the first (gain 2) candidate above the gain-0 ones more often than not
     s = a.reshape(len(groups), 4)
     assert (s[:, 0] > s[:, 2:].max(axis=1)).mean() >= 0.5
+
+
+def test_steps_to_reach_extrapolates_a_log_linear_curve():
+    from distilrank.training import steps_to_reach
+
+    # dev ndcg@5 = 0.1 * log(step): reaches 0.5 at exp(5) steps
+    curve = [{"step": s, "dev ndcg@5": 0.1 * np.log(s)} for s in (10, 50, 100)]
+    assert steps_to_reach(curve, 0.5) == pytest.approx(np.exp(5), rel=1e-6)
+    assert steps_to_reach(curve, 0.4) == 100  # already reached (0.1 * log(100) = 0.46): the first such step
+    flat = [{"step": s, "dev ndcg@5": 0.3 - 0.01 * s} for s in (10, 20)]
+    assert steps_to_reach(flat, 0.5) is None
+    assert steps_to_reach(curve[:1], 0.5) is None

@@ -72,8 +72,8 @@ class PrepParams(_Section):
     cpt_min_gain: int = Field(2, ge=1, description="'clicked' = judged with at least this gain")
     train_negatives: int = Field(ge=0, description="BM25 hard negatives per training query")
     negative_depth: int = Field(ge=1, description="negatives are drawn from this BM25 depth")
-    eval_depth: int = Field(ge=1, description="BM25 top-k per dev/test query (judged docs added)")
-    train_depth: int = Field(ge=1, description="BM25 top-k per training query for the transfer set")
+    eval_depth: int = Field(ge=1, description="BM25 top-k per dev/test query: the re-ranked list, nothing added")
+    train_depth: int = Field(ge=1, description="BM25 top-k per training query for the transfer set (judged docs added)")
     pseudo_queries: int = Field(ge=0, description="documents whose title becomes a pseudo-query")
     pseudo_depth: int = Field(ge=1, description="BM25 candidates per pseudo-query")
     show_examples: int = Field(3, ge=0)
@@ -133,6 +133,18 @@ class RankTrainParams(_Section):
     batch_size: int = Field(64, ge=1, description="scoring batch size")
 
 
+class TeacherParams(RankTrainParams):
+    """Notebook 03: the LLM ranking teacher. `variant_lr` sets a learning rate per decoder variant
+    (a decoder pre-trained from scratch at 1e-3 wants more than a pretrained one); a variant not
+    named there uses `lr`."""
+
+    variant_lr: dict[str, float] = Field(default_factory=dict)
+
+    def for_variant(self, variant: str) -> TeacherParams:
+        """These settings with the variant's learning rate."""
+        return self.model_copy(update={"lr": self.variant_lr.get(variant, self.lr)})
+
+
 class DistillParams(_Section):
     """Notebook 04: distilling the teacher's cached transfer-set scores into BERT students.
 
@@ -141,6 +153,8 @@ class DistillParams(_Section):
     like for like; set `steps` to the labels-only student's step count for the same budget.
     """
 
+    teacher: Literal["llm", "ensemble"] = Field(
+        description="what the students learn from: the fine-tuned LLM (teacher-cpt) or teacher-ensemble")
     max_len: int = Field(ge=16)
     group_size: int = Field(ge=2)
     groups_per_step: int = Field(1, ge=1)
@@ -179,15 +193,51 @@ class LatencyParams(_Section):
     tolerance_pnr: float = Field(ge=0, description="largest allowed |PNR change| of an optimised student vs eager")
 
 
+class OnlineParams(_Section):
+    """Notebook 09: the paper's online evaluation, simulated with click models (`distilrank.clicks`).
+
+    `attractiveness` and `satisfaction` give P(click | examined) and P(satisfied | click) for gains
+    0, 1, ... (one value per gain the collection has); the defaults follow Hofmann et al. (2013)'s
+    "navigational" user."""
+
+    click_models: list[Literal["pbm", "cascade", "dbn"]] = Field(min_length=1)
+    primary: Literal["pbm", "cascade", "dbn"] = Field(description="the click model whose figures go to results.json")
+    top_k: int = Field(10, ge=1, description="results shown per session")
+    attractiveness: list[float] = Field(min_length=2)
+    satisfaction: list[float] = Field(min_length=2)
+    pbm_power: float = Field(1.0, gt=0, description="PBM: rank r is examined with probability 1 / r**pbm_power")
+    dbn_gamma: float = Field(0.9, ge=0, le=1, description="DBN: P(read on) after an unsatisfying result")
+    users: int = Field(ge=2)
+    sessions_per_user: int = Field(ge=1)
+    dwell_satisfied_s: float = Field(gt=0, description="median dwell of a satisfied click, seconds")
+    dwell_unsatisfied_s: float = Field(gt=0, description="median dwell of an unsatisfied click, seconds")
+    dwell_sigma: float = Field(ge=0, description="log-normal spread of dwell times")
+    interleaving_sessions: int = Field(ge=10)
+    sbs_threshold: float = Field(ge=0, description="|NDCG@5 difference| above which a query is Good or Bad")
+    n_resamples: int = Field(1000, ge=100)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> OnlineParams:
+        if len(self.attractiveness) != len(self.satisfaction):
+            raise ValueError("attractiveness and satisfaction need one value per gain each")
+        if not all(0 <= p <= 1 for p in [*self.attractiveness, *self.satisfaction]):
+            raise ValueError("attractiveness and satisfaction are probabilities (0..1)")
+        if self.primary not in self.click_models:
+            raise ValueError(f"primary {self.primary!r} is not among click_models {self.click_models}")
+        return self
+
+
 class ModelParams(_Section):
     """Which models each stage starts from.
 
     `teacher`: a hub id of a causal LM, or `embedded` (built in notebook 02, no download).
     `students`: student name -> `minilm-l6` (the pip-packaged MiniLM-L6 weights) or a hub id.
+    `dense`: the zero-shot bi-encoder `dense-minilm` (`minilm-l6`, or a sentence-transformers hub id).
     """
 
     teacher: str
     students: dict[str, str]
+    dense: str
 
 
 class Params(_Section):
@@ -202,11 +252,12 @@ class Params(_Section):
     prep: PrepParams
     models: ModelParams
     cpt: CPTParams
-    teacher: RankTrainParams
+    teacher: TeacherParams
     labels_student: RankTrainParams
     distill: DistillParams
     report: ReportParams
     latency: LatencyParams
+    online: OnlineParams
 
     @model_validator(mode="after")
     def _teacher_source(self) -> Params:

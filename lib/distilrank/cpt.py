@@ -17,15 +17,16 @@ import torch
 from tqdm.auto import tqdm
 from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
 
-from distilrank.rankers import document_text, end_token_id
+from distilrank.rankers import decoder_prompt, document_text, end_token_id
 
 IGNORE = -100
 PROMPT_TAIL = 6
 
 
 def cpt_prompt(query: str) -> str:
-    """The prompt: the query, then the cue for the clicked document."""
-    return f"query: {query} clicked document:"
+    """The prompt: the query, then the cue for the clicked document; the ranking teacher reads the
+    same template (`rankers.decoder_prompt`), so fine-tuning starts from the cue CPT taught."""
+    return decoder_prompt(query)
 
 
 def cpt_target(title: str, summary: str) -> str:

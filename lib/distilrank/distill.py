@@ -1,8 +1,9 @@
 """Distillation data: the teacher's cached transfer-set scores as regression targets for students.
 
-Notebook 03 scored the transfer set once (`outputs/<profile>/transfer/`, column `teacher_score`).
-Here those scores become each candidate's `target`: normalised (MSE reads absolute values, and the
-teacher's scale is arbitrary) and grouped by query for `distilrank.training`.
+Notebook 03 scored the transfer set once (`outputs/<profile>/transfer/`): the LLM teacher's scores
+in column `teacher_score`, `teacher-ensemble`'s in `ensemble_score`. `distill.teacher` picks one
+(`TEACHERS`); here those scores become each candidate's `target`: normalised (MSE reads absolute
+values, and a teacher's scale is arbitrary) and grouped by query for `distilrank.training`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ import numpy as np
 import pandas as pd
 
 NORMALISATIONS = ("none", "global", "query")
+
+# distill.teacher -> (the teacher's system name, its column in the transfer set)
+TEACHERS = {"llm": ("teacher-cpt", "teacher_score"), "ensemble": ("teacher-ensemble", "ensemble_score")}
 
 # distilled student suffix (bert6-<suffix>) -> its loss in distilrank.losses
 DISTILL_LOSSES = {"point": "point_mse", "margin": "margin_mse", "hybrid": "hybrid"}
@@ -26,9 +30,17 @@ def pick_queries(query_ids: Sequence[str], n: int, seed: int) -> list[str]:
     return [ids[i] for i in keep]
 
 
-def transfer_frame(transfer: dict[str, pd.DataFrame], pseudo_groups: int, seed: int) -> pd.DataFrame:
+def teacher_of(kind: str) -> tuple[str, str]:
+    """(system name, transfer-set column) of the teacher `distill.teacher` names."""
+    if kind not in TEACHERS:
+        raise ValueError(f"unknown distill.teacher {kind!r}; choose from {sorted(TEACHERS)}")
+    return TEACHERS[kind]
+
+
+def transfer_frame(transfer: dict[str, pd.DataFrame], pseudo_groups: int, seed: int, column: str = "teacher_score") -> pd.DataFrame:
     """The distillation training set: every training query's deep candidate list plus
-    `pseudo_groups` seeded title pseudo-query groups (all teacher-scored; never dev or test)."""
+    `pseudo_groups` seeded title pseudo-query groups (all teacher-scored in `column`; never dev or
+    test)."""
     if "train" not in transfer:
         raise KeyError("the transfer set has no 'train' split: rerun notebook 03")
     parts = [transfer["train"]]
@@ -39,8 +51,10 @@ def transfer_frame(transfer: dict[str, pd.DataFrame], pseudo_groups: int, seed: 
         picked = pick_queries(pseudo["query_id"], pseudo_groups, seed)
         parts.append(pseudo[pseudo["query_id"].isin(picked)])
     out = pd.concat(parts, ignore_index=True)
-    if out["teacher_score"].isna().any() or not np.isfinite(out["teacher_score"].to_numpy()).all():
-        raise ValueError("the transfer set has missing or non-finite teacher scores")
+    if column not in out.columns:
+        raise KeyError(f"the transfer set has no column {column!r}: rerun notebook 03")
+    if out[column].isna().any() or not np.isfinite(out[column].to_numpy()).all():
+        raise ValueError(f"the transfer set has missing or non-finite scores in {column!r}")
     return out
 
 

@@ -6,6 +6,12 @@ over every pair of candidates of one query with different gains, concordant pair
 document scored higher) over discordant pairs. A tied score counts half concordant and half
 discordant. The aggregate PNR is the ratio of the summed counts over all queries; per query we keep
 the counts and the pair accuracy `c / (c + d)` (always finite) for significance tests.
+
+Candidate lists are a first stage's top k. NDCG's ideal ranking is computed from *every* judgment
+of the query (`qrels`), so a relevant document the first stage missed lowers every system's NDCG
+alike; PNR counts pairs within the list. Two reference systems bracket every table
+(`reference_scores`): `random` (seeded scores: chance on these lists) and `oracle` (the list in
+ideal order: the ceiling the first stage's recall leaves).
 """
 
 from __future__ import annotations
@@ -43,13 +49,16 @@ def pnr(scores: np.ndarray, gains: np.ndarray) -> float:
     return c / d
 
 
-def evaluate_candidates(df: pd.DataFrame, score: str = "score") -> pd.DataFrame:
+def evaluate_candidates(df: pd.DataFrame, score: str = "score", qrels: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per-query metrics for a run over candidate lists.
 
     `df` has one row per (query_id, doc_id) with the candidate's `gain` (0 = not relevant or
-    unjudged) and a `score` column (named by `score`). Gains of the candidates are the judgments,
-    so the candidate lists must hold every judged document (notebook 01's do). Returns one row per
-    query: ndcg@5, ndcg@10, mrr@10, pair_accuracy, concordant, discordant, n_candidates.
+    unjudged) and a `score` column (named by `score`). `qrels` (query_id, doc_id, gain; other
+    columns ignored) holds every judgment: NDCG's ideal and MRR's relevant set come from it, so a
+    relevant document missing from the list counts against the list. Without `qrels`, the list's
+    own gains are the judgments (the ideal is then the best order of the list). PNR reads the
+    list's gains either way. Returns one row per query: ndcg@5, ndcg@10, mrr@10, pair_accuracy,
+    concordant, discordant, n_candidates.
     """
     need = {"query_id", "doc_id", "gain", score}
     if missing := need - set(df.columns):
@@ -58,11 +67,19 @@ def evaluate_candidates(df: pd.DataFrame, score: str = "score") -> pd.DataFrame:
         raise ValueError(f"evaluate_candidates: column '{score}' has missing scores")
     if df.duplicated(["query_id", "doc_id"]).any():
         raise ValueError("evaluate_candidates: a (query_id, doc_id) pair appears twice")
-    qrels = [ir_measures.Qrel(str(q), str(d), int(g)) for q, d, g in zip(df.query_id, df.doc_id, df.gain, strict=True)]
+    judged = df[["query_id", "doc_id", "gain"]]
+    if qrels is not None:
+        asked = set(map(str, df.query_id.unique()))
+        judged = qrels[qrels.query_id.astype(str).isin(asked)][["query_id", "doc_id", "gain"]]
+        listed = df.set_index(["query_id", "doc_id"]).gain
+        known = judged.set_index(["query_id", "doc_id"]).gain.reindex(listed.index).fillna(0)
+        if (known != listed).any():
+            raise ValueError("evaluate_candidates: the list's gains disagree with qrels")
+    qrels_ = [ir_measures.Qrel(str(q), str(d), int(g)) for q, d, g in zip(judged.query_id, judged.doc_id, judged.gain, strict=True)]
     run = [ir_measures.ScoredDoc(str(q), str(d), float(s)) for q, d, s in zip(df.query_id, df.doc_id, df[score], strict=True)]
     per = {q: {name: 0.0 for name in IR_MEASURES} for q in map(str, df.query_id.unique())}
     names = {v: k for k, v in IR_MEASURES.items()}
-    for m in ir_measures.iter_calc(list(IR_MEASURES.values()), qrels, run):
+    for m in ir_measures.iter_calc(list(IR_MEASURES.values()), qrels_, run):
         per[m.query_id][names[m.measure]] = float(m.value)
     rows = []
     for qid, group in df.groupby("query_id", sort=False):
@@ -70,6 +87,25 @@ def evaluate_candidates(df: pd.DataFrame, score: str = "score") -> pd.DataFrame:
         acc = c / (c + d) if c + d else float("nan")
         rows.append({"query_id": str(qid), **per[str(qid)], "pair_accuracy": acc, "concordant": c, "discordant": d, "n_candidates": len(group)})
     return pd.DataFrame(rows)
+
+
+REFERENCES = ("random", "oracle")
+
+
+def reference_scores(df: pd.DataFrame, kind: str, seed: int = 0) -> np.ndarray:
+    """Scores of a reference system over a candidates frame: `random` (seeded uniform scores:
+    what chance reaches on these lists) or `oracle` (the gain: the list in ideal order, the
+    ceiling a re-ranker of this first stage can reach; its PNR is infinite)."""
+    if kind == "random":
+        return np.random.default_rng(seed).random(len(df))
+    if kind == "oracle":
+        return df["gain"].to_numpy(dtype=np.float64)
+    raise ValueError(f"unknown reference {kind!r}; choose from {REFERENCES}")
+
+
+def evaluate_references(df: pd.DataFrame, qrels: pd.DataFrame | None = None, seed: int = 0) -> dict[str, pd.DataFrame]:
+    """Per-query metrics of `random` and `oracle` on a candidates frame (`reference_scores`)."""
+    return {kind: evaluate_candidates(df.assign(score=reference_scores(df, kind, seed)), qrels=qrels) for kind in REFERENCES}
 
 
 def _pnr_stat(c: np.ndarray, d: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -86,8 +122,8 @@ def aggregate(per_query: pd.DataFrame, metric: str) -> float:
 
 def bootstrap_ci(per_query: pd.DataFrame, metric: str, n_resamples: int = 1000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
     """Percentile bootstrap CI over queries (scipy.stats.bootstrap; queries resampled in pairs)."""
-    if len(per_query) < 2:
-        return float("nan"), float("nan")
+    if len(per_query) < 2 or not np.isfinite(aggregate(per_query, metric)):
+        return float("nan"), float("nan")  # e.g. the oracle's PNR: no discordant pair at all
     if metric == "pnr":
         data: tuple[np.ndarray, ...] = (per_query.concordant.to_numpy(), per_query.discordant.to_numpy())
         stat: Callable = _pnr_stat
@@ -154,3 +190,31 @@ def pair_margins(df: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
             part[col] = v[i] - v[j]
         parts.append(pd.DataFrame(part))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["query_id", *columns])
+
+
+def verdict(diff: float, p: float, alpha: float = 0.05) -> str:
+    """A claim's verdict from a paired test of (claimed better) - (other): `holds` when the
+    difference is positive and significant, `fails` when it is negative and significant, `no
+    significant difference` otherwise (including p = nan: no difference at all)."""
+    if not np.isfinite(p) or p >= alpha:
+        return "no significant difference"
+    return "holds" if diff > 0 else "fails"
+
+
+def claim(text: str, per_a: pd.DataFrame, per_b: pd.DataFrame, metric: str = "ndcg@5", alpha: float = 0.05) -> dict:
+    """One row of a claims table: "a beats b on `metric`", the paired test over queries, its verdict."""
+    t = paired_test(per_a, per_b, metric)
+    return {"claim": text, "Δ": t["diff"], "p": t["p"], "queries": t["n_queries"], "verdict": verdict(t["diff"], t["p"], alpha)}
+
+
+SBS = ("good", "same", "bad")
+
+
+def side_by_side(per_system: pd.DataFrame, per_baseline: pd.DataFrame, threshold: float, metric: str = "ndcg@5") -> pd.Series:
+    """A side-by-side judgment per query, as the paper's experts gave one: `good` where the system
+    beats the baseline on `metric` by more than `threshold`, `bad` where it loses by more, `same`
+    otherwise. Returns the label per query (index: query_id)."""
+    joined = per_system.set_index("query_id")[metric] - per_baseline.set_index("query_id")[metric]
+    if joined.isna().any():
+        raise ValueError("side_by_side: the two systems were evaluated on different queries")
+    return pd.Series(np.select([joined > threshold, joined < -threshold], ["good", "bad"], "same"), index=joined.index, name="judgment")

@@ -6,7 +6,12 @@ on disk; later stages read that, never in-memory state. Row fields:
 - `cpt`: query_id, doc_id, query, title, summary, gain (the click-style CPT examples),
 - `train_groups`: one row per (training query, document): query_id, doc_id, query, title, summary,
   gain, bm25_score, bm25_rank, source (`judged` or `bm25_negative`),
-- `dev_candidates` / `test_candidates`: the same fields; BM25 top-k plus every judged document.
+- `dev_candidates` / `test_candidates`: the same fields; the BM25 top-k and nothing else (a
+  re-ranker sees what the first stage retrieved; unjudged documents have gain 0),
+- `train_candidates`: the same for training queries, plus every judged document (training data
+  may keep its positives),
+- `qrels`: every judgment of every split (query_id, doc_id, gain, split): what NDCG's ideal
+  ranking is computed from, so that a relevant document the first stage missed still counts.
 """
 
 from __future__ import annotations
@@ -103,13 +108,16 @@ def train_groups(
 
 
 def eval_candidates(
-    col: Collection, index: BM25Index, query_ids: Iterable[str], depth: int
+    col: Collection, index: BM25Index, query_ids: Iterable[str], depth: int, add_judged: bool = False,
 ) -> list[dict[str, Any]]:
-    """Per query: the BM25 top `depth` plus every judged document, with BM25 scores for all.
+    """Per query: the BM25 top `depth`, with BM25 scores (and, with `add_judged`, every judged
+    document too).
 
-    Adding the judged documents makes every judgment visible to a re-ranker (the usual re-ranking
-    setup); BM25's own ranking of this list equals its full ranking at the top, so BM25's
-    metrics here are its real first-stage metrics.
+    Dev and test lists are the first stage's top k and nothing else: adding the judged documents
+    would add documents that are relevant by construction (every Cranfield judgment has gain > 0),
+    and "was added" alone would then rank well. `add_judged` is for training lists only, where
+    keeping the positives costs nothing in honesty. `source` says how a row got in (`bm25` or
+    `judged`).
     """
     pos = {d: i for i, d in enumerate(index.doc_ids)}
     rows = []
@@ -117,12 +125,18 @@ def eval_candidates(
         scores = index.scores(col.queries[qid])
         ranks = _ranks(scores)
         retrieved = [d for d, _ in index.top_k(scores, depth)]
-        judged = sorted(col.qrels.get(qid, {}))
+        judged = sorted(col.qrels.get(qid, {})) if add_judged else []
         for did in dict.fromkeys(retrieved + judged):
             i = pos[did]
             source = "bm25" if did in retrieved else "judged"
             rows.append(_row(col, qid, did, bm25_score=float(scores[i]), bm25_rank=int(ranks[i]), source=source))
     return rows
+
+
+def qrels_rows(col: Collection, split: dict[str, list[str]]) -> list[dict[str, Any]]:
+    """Every judgment of the split's queries: query_id, doc_id, gain, split."""
+    return [{"query_id": q, "doc_id": d, "gain": int(g), "split": name}
+            for name, ids in split.items() for q in ids for d, g in sorted(col.qrels.get(q, {}).items())]
 
 
 def save_prepared(tables: dict[str, list[dict[str, Any]]], path: str | Path) -> None:

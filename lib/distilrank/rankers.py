@@ -104,20 +104,26 @@ def document_text(title: str, summary: str) -> str:
     return f"{title} {summary}".strip()
 
 
+def decoder_prompt(query: str) -> str:
+    """The one template a decoder reads, in CPT and as a ranker: the query, then the cue after
+    which the clicked document follows (`query: q clicked document: d`)."""
+    return f"query: {query} clicked document:"
+
+
 def encode_pairs(tokenizer, queries: Sequence[str], documents: Sequence[str], max_len: int, decoder: bool) -> list[list[int]]:
     """Token ids of (query, document) pairs, truncating the document to fit `max_len`.
 
     Cross-encoders get the usual pair encoding (`[CLS] q [SEP] d [SEP]`, the longer side trimmed
-    first, so a long query keeps its document in view). Decoders get one
-    prompt, `query: q document: d`, ending with an end token (EOS or SEP) so that the last token,
-    whose state is the score, is the same token in every sequence.
+    first, so a long query keeps its document in view). Decoders get the CPT template,
+    `query: q clicked document: d` (`decoder_prompt`), ending with an end token (EOS or SEP) so
+    that the last token, whose state is the score, is the same token in every sequence.
     """
     if len(queries) != len(documents):
         raise ValueError("encode_pairs: queries and documents differ in length")
     if not decoder:
         return tokenizer(list(queries), list(documents), truncation="longest_first", max_length=max_len)["input_ids"]
     end = end_token_id(tokenizer)
-    texts = [f"query: {q} document: {d}" for q, d in zip(queries, documents, strict=True)]
+    texts = [f"{decoder_prompt(q)} {d}" for q, d in zip(queries, documents, strict=True)]
     out = []
     for ids in tokenizer(texts, truncation=True, max_length=max_len)["input_ids"]:
         out.append(ids if ids and ids[-1] == end else ids[: max_len - 1] + [end])

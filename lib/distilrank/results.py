@@ -13,6 +13,7 @@ import math
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -93,8 +94,10 @@ def record(profile: str, rows: list[dict], path: str | Path | None = None) -> li
 
 
 def summary_rows(system: str, summary: pd.DataFrame) -> list[dict]:
-    """Rows for `record` from `distilrank.metrics.summarise` output."""
-    return [{"system": system, "metric": r.metric, "value": float(r.value), "ci_low": float(r.ci_low), "ci_high": float(r.ci_high), "n_queries": int(r.n_queries)} for r in summary.itertuples()]
+    """Rows for `record` from `distilrank.metrics.summarise` output; a metric whose value is not
+    finite (the oracle's PNR: no discordant pair) has no row."""
+    return [{"system": system, "metric": r.metric, "value": float(r.value), "ci_low": float(r.ci_low), "ci_high": float(r.ci_high), "n_queries": int(r.n_queries)}
+            for r in summary.itertuples() if np.isfinite(r.value)]
 
 
 def results_table(rows: list[ResultRow]) -> pd.DataFrame:

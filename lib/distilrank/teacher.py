@@ -51,3 +51,22 @@ def read_choice(cpt_root: str | Path) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"no {path}: run notebook 02 (make replicate) first")
     return json.loads(path.read_text())
+
+
+PRETRAINED = ("minilm", "hub")
+
+
+def no_cpt_variant(variants: Iterable[str], chosen: str) -> tuple[str, str]:
+    """The decoder of the CPT ablation and the system name its teacher gets.
+
+    The paper's ablation is a *pretrained* LLM without domain CPT: the chosen variant's `init/`
+    when it is pretrained (`minilm`, `hub`), else the first pretrained variant built. With none
+    (only `scratch`), the ablation is a randomly initialised decoder, named for what it is.
+    """
+    variants = list(variants)
+    if chosen in PRETRAINED:
+        return chosen, "teacher-no-cpt"
+    pretrained = [v for v in variants if v in PRETRAINED]
+    if pretrained:
+        return pretrained[0], "teacher-no-cpt"
+    return chosen, "teacher-random-init"

@@ -184,13 +184,14 @@ def budget_groups(groups: Sequence[Group], group_size: int, seed: int, *, epochs
 
 def fit_ranker(model: torch.nn.Module, tokenizer, groups_df: pd.DataFrame, params, *, seed: int, device: str,
                output_dir: str, target: str = "gain", dev_df: pd.DataFrame | None = None,
-               loss_fn: Callable | None = None, steps: int | None = None) -> tuple[list[dict], int]:
+               loss_fn: Callable | None = None, steps: int | None = None,
+               qrels: pd.DataFrame | None = None) -> tuple[list[dict], int]:
     """Train a ranker (teacher or student) on a candidates frame grouped by query.
 
     `params` has max_len, group_size, groups_per_step, lr, eval_every, batch_size, and either
     `epochs` and `loss` (`RankTrainParams`) or `steps` (`DistillParams`, with `loss_fn` given).
     Documents are tokenised once. With `dev_df`, dev NDCG@5 and PNR are measured every `eval_every`
-    steps. Returns that learning curve and the number of steps.
+    steps (NDCG against `qrels` when given). Returns that learning curve and the number of steps.
     """
     sequences = encode_frame(tokenizer, groups_df, params.max_len, is_decoder(model))
     segments = segment_token(model, tokenizer)
@@ -202,7 +203,7 @@ def fit_ranker(model: torch.nn.Module, tokenizer, groups_df: pd.DataFrame, param
 
         def evaluate(m: torch.nn.Module) -> dict:
             return dev_point(dev_df, score_pairs(m, dev_seqs, tokenizer.pad_token_id, params.batch_size, device, desc="dev",
-                                                  segment_after=segments))
+                                                  segment_after=segments), qrels)
 
     return train_groups(model, groups, loss_fn if loss_fn is not None else losses.make_loss(params.loss),
                         tokenizer.pad_token_id, output_dir=output_dir, segment_after=segments, lr=params.lr,
@@ -210,10 +211,31 @@ def fit_ranker(model: torch.nn.Module, tokenizer, groups_df: pd.DataFrame, param
                         eval_every=params.eval_every)
 
 
-def dev_point(dev_df: pd.DataFrame, scores: np.ndarray) -> dict[str, float]:
+def dev_point(dev_df: pd.DataFrame, scores: np.ndarray, qrels: pd.DataFrame | None = None) -> dict[str, float]:
     """One learning-curve point: dev NDCG@5 and PNR of `scores` on the dev candidates."""
-    per = metrics.evaluate_candidates(dev_df.assign(score=scores))
+    per = metrics.evaluate_candidates(dev_df.assign(score=scores), qrels=qrels)
     return {"dev ndcg@5": metrics.aggregate(per, "ndcg@5"), "dev pnr": metrics.aggregate(per, "pnr")}
+
+
+def steps_to_reach(history: Sequence[dict], target: float, key: str = "dev ndcg@5") -> float | None:
+    """A rough extrapolation: the step at which a learning curve would reach `target`, from a
+    least-squares line of `key` against log(step) over the curve's points (step > 0).
+
+    None when the curve has fewer than two points or is not rising; the step itself when the curve
+    already reached `target`. A log-linear curve is optimistic far beyond the measured steps: read
+    the answer as an order of magnitude.
+    """
+    pts = [(h["step"], h[key]) for h in history if h.get("step", 0) > 0 and np.isfinite(h.get(key, np.nan))]
+    if len(pts) < 2:
+        return None
+    reached = [s for s, v in pts if v >= target]
+    if reached:
+        return float(min(reached))
+    x, y = np.log([p[0] for p in pts]), np.array([p[1] for p in pts])
+    slope, intercept = np.polyfit(x, y, 1)
+    if slope <= 0:
+        return None
+    return float(np.exp((target - intercept) / slope))
 
 
 CURVE_FILE = "learning_curve.json"
@@ -241,24 +263,25 @@ class TrainedSystem:
 
 def train_system(model: torch.nn.Module, tokenizer, groups_df: pd.DataFrame, params, eval_frames: dict[str, pd.DataFrame], *,
                  seed: int, device: str, work_dir: str, save_to: str | None = None, scores_to: str | None = None,
-                 target: str = "gain", loss_fn: Callable | None = None, steps: int | None = None) -> TrainedSystem:
+                 target: str = "gain", loss_fn: Callable | None = None, steps: int | None = None,
+                 qrels: pd.DataFrame | None = None) -> TrainedSystem:
     """Train a ranker on `groups_df`, score every frame of `eval_frames`, save model and scores.
 
     The learning curve reads `eval_frames["dev"]` when present; its end point comes from the dev
     scores computed here, not from a second pass over dev. `save_to` gets the model and tokenizer
     (`save_ranker`), `scores_to` the cached scores (`save_scores`) and the learning curve
     (`learning_curve.json` inside it, read back by `load_curve`). `loss_fn` and `steps` go to
-    `fit_ranker`.
+    `fit_ranker`, `qrels` (every judgment) to the learning curve's NDCG.
     """
     start = time.perf_counter()
     dev_df = eval_frames.get("dev")
     history, taken = fit_ranker(model, tokenizer, groups_df, params, seed=seed, device=device, output_dir=work_dir,
-                                target=target, dev_df=dev_df, loss_fn=loss_fn, steps=steps)
+                                target=target, dev_df=dev_df, loss_fn=loss_fn, steps=steps, qrels=qrels)
     trained = time.perf_counter()
     scores = {name: score_candidates(model, tokenizer, df, params.max_len, params.batch_size, device, desc=name)
               for name, df in eval_frames.items()}
     if dev_df is not None and (not history or history[-1]["step"] != taken):
-        history.append({"step": taken, **dev_point(dev_df, scores["dev"])})
+        history.append({"step": taken, **dev_point(dev_df, scores["dev"], qrels)})
     if save_to is not None:
         save_ranker(model, tokenizer, save_to, max_len=params.max_len)
     if scores_to is not None:

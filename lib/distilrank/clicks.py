@@ -1,0 +1,177 @@
+"""Simulated users: click models over a ranking, seeded sessions, and a simulated A/B test.
+
+DisRanker's strongest evidence is an online A/B test (PageCTR, UserCTR, dwell time). With no live
+traffic, IR research simulates users with **click models** parameterised from relevance judgments
+(Chuklin, Markov and de Rijke, *Click Models for Web Search*, 2015; Hofmann et al. 2013 for the
+gain-to-probability tables). Three classic models, each a few lines:
+
+- **PBM** (position-based model): rank r is examined with probability `1 / r**pbm_power`,
+  independently of the rest; an examined result is clicked with its attractiveness.
+- **Cascade** (Craswell et al. 2008): the user reads top-down and clicks the first attractive
+  result, then stops.
+- **DBN** (dynamic Bayesian network, Chapelle and Zhang 2009): the user reads top-down, clicks an
+  attractive result, is satisfied by it with its satisfaction probability and then stops; an
+  unsatisfied user goes on to the next result with probability `dbn_gamma`.
+
+Attractiveness and satisfaction are functions of the judged gain (0 for unjudged documents),
+given per gain in the profile. Every click gets a dwell time: a satisfied click a long one, an
+unsatisfied click a short one (log-normal around stated medians). A simulation can say how users
+*who behave like the model* would react to two rankings; it cannot say how real users would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+KINDS = ("pbm", "cascade", "dbn")
+
+
+@dataclass(frozen=True)
+class ClickModel:
+    """One click model: its kind and its parameters (probabilities indexed by gain)."""
+
+    kind: str
+    attractiveness: tuple[float, ...]
+    satisfaction: tuple[float, ...]
+    pbm_power: float = 1.0
+    dbn_gamma: float = 0.9
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown click model {self.kind!r}; choose from {KINDS}")
+        for name in ("attractiveness", "satisfaction"):
+            p = np.asarray(getattr(self, name))
+            if p.ndim != 1 or len(p) == 0 or not ((p >= 0) & (p <= 1)).all():
+                raise ValueError(f"{name} must be probabilities, one per gain: {getattr(self, name)}")
+        if len(self.attractiveness) != len(self.satisfaction):
+            raise ValueError("attractiveness and satisfaction need one value per gain each")
+
+    def probabilities(self, gains: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(attractiveness, satisfaction) of each shown document, by its gain."""
+        g = np.asarray(gains, dtype=int)
+        if len(g) and (g.min() < 0 or g.max() >= len(self.attractiveness)):
+            raise ValueError(f"gains must lie in 0..{len(self.attractiveness) - 1}; got {sorted(set(g.tolist()))}")
+        return np.asarray(self.attractiveness)[g], np.asarray(self.satisfaction)[g]
+
+
+def examination_pbm(k: int, power: float) -> np.ndarray:
+    """PBM's examination probability of ranks 1..k: `1 / r**power`."""
+    return 1.0 / np.arange(1, k + 1, dtype=np.float64) ** power
+
+
+def simulate_session(model: ClickModel, gains: Sequence[int], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """One user's clicks and satisfied clicks (boolean arrays over the shown ranks)."""
+    attract, satisfy = model.probabilities(gains)
+    k = len(attract)
+    clicks, satisfied = np.zeros(k, dtype=bool), np.zeros(k, dtype=bool)
+    if model.kind == "pbm":
+        clicks = (rng.random(k) < examination_pbm(k, model.pbm_power)) & (rng.random(k) < attract)
+        satisfied = clicks & (rng.random(k) < satisfy)
+        return clicks, satisfied
+    for r in range(k):
+        if rng.random() < attract[r]:
+            clicks[r] = True
+            satisfied[r] = rng.random() < satisfy[r]
+            if model.kind == "cascade" or satisfied[r]:
+                break
+        if model.kind == "dbn" and rng.random() >= model.dbn_gamma:
+            break
+    return clicks, satisfied
+
+
+def click_probabilities_cascade(attract: Sequence[float]) -> np.ndarray:
+    """The cascade model's exact click probability per rank: `a_r * prod_{i<r} (1 - a_i)`."""
+    a = np.asarray(attract, dtype=np.float64)
+    return a * np.concatenate([[1.0], np.cumprod(1 - a)[:-1]])
+
+
+def dwell_times(satisfied: np.ndarray, rng: np.random.Generator, satisfied_s: float, unsatisfied_s: float,
+                sigma: float) -> np.ndarray:
+    """A dwell time in seconds per click: log-normal around `satisfied_s` or `unsatisfied_s`."""
+    median = np.where(satisfied, satisfied_s, unsatisfied_s)
+    return median * np.exp(sigma * rng.standard_normal(len(satisfied)))
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """Who searches what: `users` users, each with `sessions_per_user` sessions on queries drawn
+    uniformly (seeded) from the test queries."""
+
+    users: int
+    sessions_per_user: int
+    seed: int
+
+    def queries(self, query_ids: Sequence[str]) -> np.ndarray:
+        """(users, sessions_per_user) array of query ids: the same for every system compared."""
+        rng = np.random.default_rng(self.seed)
+        return np.asarray(query_ids, dtype=object)[rng.integers(len(query_ids), size=(self.users, self.sessions_per_user))]
+
+
+def top_gains(df: pd.DataFrame, score: str, k: int) -> dict[str, np.ndarray]:
+    """Per query: the gains of the top `k` documents of a candidates frame ranked by `score`
+    (ties broken by doc id, so the ranking is deterministic)."""
+    ranked = df.sort_values(["query_id", score, "doc_id"], ascending=[True, False, True], kind="stable")
+    return {str(q): g["gain"].to_numpy(dtype=int)[:k] for q, g in ranked.groupby("query_id", sort=False)}
+
+
+def simulate_traffic(model: ClickModel, rankings: Mapping[str, np.ndarray], traffic: Traffic, seed: int, *,
+                     dwell_satisfied_s: float, dwell_unsatisfied_s: float, dwell_sigma: float) -> pd.DataFrame:
+    """Every session of `traffic` on one system's rankings (query -> gains of its top k): one row
+    per session with user, query_id, clicks, satisfied clicks and total dwell seconds."""
+    rng = np.random.default_rng(seed)
+    queries = traffic.queries(sorted(rankings))
+    rows = []
+    for user in range(traffic.users):
+        for session, qid in enumerate(queries[user]):
+            clicks, satisfied = simulate_session(model, rankings[qid], rng)
+            dwell = dwell_times(satisfied[clicks], rng, dwell_satisfied_s, dwell_unsatisfied_s, dwell_sigma)
+            rows.append((user, session, qid, int(clicks.sum()), int(satisfied.sum()), float(dwell.sum())))
+    return pd.DataFrame(rows, columns=["user", "session", "query_id", "clicks", "satisfied", "dwell_s"])
+
+
+def per_user(sessions: pd.DataFrame) -> pd.DataFrame:
+    """Per user: sessions, sessions with a click, clicks and dwell: the sums the A/B metrics use."""
+    return sessions.assign(clicked=sessions.clicks > 0).groupby("user").agg(
+        sessions=("session", "size"), clicked_sessions=("clicked", "sum"), clicks=("clicks", "sum"),
+        dwell_s=("dwell_s", "sum"))
+
+
+def ab_metrics(users: pd.DataFrame) -> dict[str, float]:
+    """The paper's online metrics from per-user sums: PageCTR (share of sessions with a click),
+    UserCTR (share of users with a click in any of their sessions) and the mean dwell per click."""
+    return {k: float(v[0]) for k, v in _metrics(users, np.arange(len(users))[None, :]).items()}
+
+
+def _metrics(users: pd.DataFrame, idx: np.ndarray) -> dict[str, np.ndarray]:
+    """`ab_metrics` for each row of user indices in `idx` (R, n): vectorised for the bootstrap."""
+    take = {c: users[c].to_numpy(dtype=np.float64)[idx].sum(axis=1) for c in ("sessions", "clicked_sessions", "clicks", "dwell_s")}
+    any_click = (users["clicked_sessions"].to_numpy() > 0)[idx].mean(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return {"page_ctr": take["clicked_sessions"] / take["sessions"], "user_ctr": any_click,
+                "dwell_s": np.where(take["clicks"] > 0, take["dwell_s"] / take["clicks"], np.nan)}
+
+
+def ab_compare(a: pd.DataFrame, b: pd.DataFrame, n_resamples: int = 1000, seed: int = 0, level: float = 0.95) -> pd.DataFrame:
+    """System b against system a from their per-user sums (the same users and queries): each
+    metric for both, the relative change `b / a - 1`, and percentile bootstrap intervals over
+    users (resampled jointly, since every user saw both systems)."""
+    if not a.index.equals(b.index):
+        raise ValueError("ab_compare: the two systems were not shown to the same users")
+    idx = np.random.default_rng(seed).integers(len(a), size=(n_resamples, len(a)))
+    q = [(1 - level) / 2 * 100, (1 + level) / 2 * 100]
+    point_a, point_b = ab_metrics(a), ab_metrics(b)
+    boot_a, boot_b = _metrics(a, idx), _metrics(b, idx)
+    out = []
+    for name in point_a:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            change = boot_b[name] / boot_a[name] - 1
+        ci_a, ci_b, ci_c = (np.nanpercentile(x, q) for x in (boot_a[name], boot_b[name], change))
+        out.append({"metric": name, "a": point_a[name], "a_ci_low": ci_a[0], "a_ci_high": ci_a[1],
+                    "b": point_b[name], "b_ci_low": ci_b[0], "b_ci_high": ci_b[1],
+                    "relative change": point_b[name] / point_a[name] - 1 if point_a[name] else float("nan"),
+                    "change_ci_low": ci_c[0], "change_ci_high": ci_c[1]})
+    return pd.DataFrame(out).set_index("metric")

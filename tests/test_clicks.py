@@ -1,0 +1,97 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from distilrank import clicks
+
+ATTRACT = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def _model(kind, attract=ATTRACT, satisfy=(0.0, 0.0, 0.0, 0.0, 1.0), **kw):
+    return clicks.ClickModel(kind, attract, satisfy, **kw)
+
+
+def _click_rates(model, gains, n=4000, seed=0):
+    rng = np.random.default_rng(seed)
+    return np.mean([clicks.simulate_session(model, gains, rng)[0] for _ in range(n)], axis=0)
+
+
+def test_cascade_with_one_relevant_document_clicks_it_and_nothing_else():
+    # gain 0 is never attractive, gain 4 always: every session clicks rank 3, once
+    rates = _click_rates(_model("cascade"), [0, 0, 4, 0, 4], n=200)
+    np.testing.assert_array_equal(rates, [0, 0, 1, 0, 0])
+
+
+def test_cascade_click_rates_match_the_closed_form():
+    gains = [2, 1, 3, 0]
+    exact = clicks.click_probabilities_cascade(np.asarray(ATTRACT)[gains])
+    # by hand: 0.5; 0.5 * 0.25; 0.5 * 0.75 * 0.75; 0
+    np.testing.assert_allclose(exact, [0.5, 0.125, 0.28125, 0.0])
+    np.testing.assert_allclose(_click_rates(_model("cascade"), gains), exact, atol=0.03)
+
+
+def test_pbm_examines_rank_r_with_probability_one_over_r():
+    rates = _click_rates(_model("pbm"), [4, 4, 4, 4])
+    np.testing.assert_allclose(rates, [1, 1 / 2, 1 / 3, 1 / 4], atol=0.03)
+    np.testing.assert_allclose(clicks.examination_pbm(3, 2.0), [1, 1 / 4, 1 / 9])
+
+
+def test_dbn_stops_when_satisfied_and_reads_on_with_gamma():
+    # a perfect document satisfies for sure: nothing below it is clicked (gamma = 1: always read on)
+    np.testing.assert_allclose(_click_rates(_model("dbn", dbn_gamma=1.0), [2, 4, 4, 4], n=1000), [0.5, 1, 0, 0], atol=0.05)
+    # gamma = 0.9: rank 2 is examined after rank 1 in 90% of sessions
+    np.testing.assert_allclose(_click_rates(_model("dbn"), [2, 4, 4, 4]), [0.5, 0.9, 0, 0], atol=0.03)
+    # gamma = 0: only rank 1 is ever examined
+    np.testing.assert_array_equal(_click_rates(_model("dbn", dbn_gamma=0.0), [4, 4], n=100), [1, 0])
+    # nothing satisfies and gamma = 1: the user reads everything (clicks = attractiveness)
+    no_sat = _model("dbn", satisfy=(0.0,) * 5, dbn_gamma=1.0)
+    np.testing.assert_allclose(_click_rates(no_sat, [2, 1, 3]), [0.5, 0.25, 0.75], atol=0.03)
+
+
+def test_sessions_are_seeded_and_models_validated():
+    a = clicks.simulate_traffic(_model("dbn"), {"q1": np.array([4, 0]), "q2": np.array([0, 2])}, clicks.Traffic(5, 2, 0), 7,
+                                dwell_satisfied_s=60, dwell_unsatisfied_s=5, dwell_sigma=0.5)
+    b = clicks.simulate_traffic(_model("dbn"), {"q1": np.array([4, 0]), "q2": np.array([0, 2])}, clicks.Traffic(5, 2, 0), 7,
+                                dwell_satisfied_s=60, dwell_unsatisfied_s=5, dwell_sigma=0.5)
+    pd.testing.assert_frame_equal(a, b)
+    assert len(a) == 10 and set(a.query_id) <= {"q1", "q2"}
+    with pytest.raises(ValueError, match="unknown click model"):
+        _model("ubm")
+    with pytest.raises(ValueError, match="probabilities"):
+        clicks.ClickModel("pbm", (0.1, 1.5), (0.1, 0.2))
+    with pytest.raises(ValueError, match="gains must lie"):
+        _model("pbm").probabilities([5])
+
+
+def test_dwell_is_long_when_satisfied():
+    rng = np.random.default_rng(0)
+    d = clicks.dwell_times(np.array([True, False]), rng, 60.0, 5.0, 0.0)
+    np.testing.assert_allclose(d, [60.0, 5.0])
+
+
+def test_top_gains_ranks_by_score_with_doc_id_ties():
+    df = pd.DataFrame({"query_id": ["q"] * 3, "doc_id": ["b", "a", "c"], "gain": [1, 2, 0], "s": [0.5, 0.5, 0.9]})
+    assert clicks.top_gains(df, "s", 2)["q"].tolist() == [0, 2]
+
+
+def test_ab_metrics_and_relative_change_by_hand():
+    # user 0: 2 sessions, 1 with a click (2 clicks, 30 s); user 1: 2 sessions, none
+    a = pd.DataFrame({"sessions": [2, 2], "clicked_sessions": [1, 0], "clicks": [2, 0], "dwell_s": [30.0, 0.0]})
+    m = clicks.ab_metrics(a)
+    assert m == {"page_ctr": 0.25, "user_ctr": 0.5, "dwell_s": 15.0}
+    b = a.assign(clicked_sessions=[2, 1], clicks=[2, 1], dwell_s=[30.0, 30.0])
+    out = clicks.ab_compare(a, b, n_resamples=200, seed=0)
+    assert out.loc["page_ctr", "relative change"] == pytest.approx(0.75 / 0.25 - 1)
+    assert out.loc["user_ctr", "relative change"] == pytest.approx(1.0)
+    assert out.loc["dwell_s", "relative change"] == pytest.approx(20 / 15 - 1)
+    same = clicks.ab_compare(a, a, n_resamples=200)
+    assert (same["relative change"] == 0).all() and (same.change_ci_low == 0).all()
+    with pytest.raises(ValueError, match="same users"):
+        clicks.ab_compare(a, a.iloc[:1])
+
+
+def test_per_user_sums_sessions():
+    s = pd.DataFrame({"user": [0, 0, 1], "session": [0, 1, 0], "query_id": ["q"] * 3, "clicks": [2, 0, 1],
+                      "satisfied": [1, 0, 0], "dwell_s": [70.0, 0.0, 5.0]})
+    u = clicks.per_user(s)
+    assert u.loc[0].tolist() == [2, 1, 2, 70.0] and u.loc[1].tolist() == [1, 1, 1, 5.0]

@@ -1,0 +1,24 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from distilrank import backbones, dense
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    return dense.load_encoder(backbones.model_path(backbones.MINILM))
+
+
+def test_dense_scores_are_cosines_of_query_and_document(encoder):
+    df = pd.DataFrame({"query_id": ["1", "1", "2"], "doc_id": ["a", "b", "a"],
+                       "query": ["flutter of swept wings", "flutter of swept wings", "heat transfer in boundary layers"],
+                       "title": ["wing flutter", "heat transfer", "wing flutter"],
+                       "summary": ["flutter of a swept wing at high speed", "laminar boundary layer heating", "flutter of a swept wing at high speed"]})
+    scores = dense.score_frame(encoder, df)
+    q = dense.embed(encoder, ["flutter of swept wings"])
+    d = dense.embed(encoder, ["wing flutter flutter of a swept wing at high speed"])
+    assert scores[0] == pytest.approx(float(q[0] @ d[0]), abs=1e-5)
+    assert scores[0] > scores[1]  # the flutter document answers the flutter query better
+    assert np.all(np.abs(scores) <= 1 + 1e-5)
+    assert dense.score_frame(encoder, df.iloc[:0]).shape == (0,)

@@ -1,0 +1,59 @@
+import numpy as np
+import pandas as pd
+
+from distilrank import interleaving
+
+
+def test_team_draft_takes_turns_and_shows_each_document_once():
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        shown, teams = interleaving.team_draft(["a1", "x", "a2", "a3"], ["x", "b1", "b2"], 5, rng)
+        assert len(shown) == len(set(shown)) == 5
+        counts = [teams[: i + 1].count("a") - teams[: i + 1].count("b") for i in range(len(teams))]
+        assert all(abs(c) <= 1 for c in counts[:4])  # turns alternate while both lists have documents
+
+
+def test_team_draft_by_hand():
+    # a = [x, y], b = [y, x]: whoever picks first takes its top document, the other its remaining one
+    for seed in range(10):
+        shown, teams = interleaving.team_draft(["x", "y"], ["y", "x"], 2, np.random.default_rng(seed))
+        assert sorted(shown) == ["x", "y"]
+        assert dict(zip(shown, teams, strict=True)) in ({"x": "a", "y": "b"}, {"y": "b", "x": "a"})
+    # one list exhausted: the other fills the rest
+    shown, teams = interleaving.team_draft(["x"], ["x", "y", "z"], 3, np.random.default_rng(0))
+    assert shown[0] == "x" and sorted(shown) == ["x", "y", "z"] and teams[1:] == ["b", "b"]
+
+
+def test_credit_by_hand():
+    assert interleaving.credit([True, False, True], ["a", "b", "b"]) == "tie"
+    assert interleaving.credit([False, True, True], ["a", "b", "b"]) == "win"
+    assert interleaving.credit([True, False, False], ["a", "b", "b"]) == "loss"
+    assert interleaving.credit([False, False, False], ["a", "b", "b"]) == "tie"
+
+
+def test_identical_rankers_split_evenly_and_a_better_one_wins():
+    gains = {"q": {"good": 4, "bad": 0}}
+    def click(g, rng):
+        return np.asarray(g) > 0  # a user who clicks exactly the relevant documents
+    same = interleaving.interleave_sessions({"q": ["good", "bad"]}, {"q": ["good", "bad"]}, gains, click, 400, 2, 0)
+    share = (same.outcome == "win").mean()
+    assert 0.4 < share < 0.6 and (same.outcome != "tie").all()
+    better = interleaving.interleave_sessions({"q": ["bad", "good"]}, {"q": ["good", "bad"]}, gains, click, 100, 1, 0)
+    assert (better.outcome == "win").mean() > 0.4 and (better.outcome == "loss").sum() == 0
+
+
+def test_sessions_to_significance_by_hand():
+    wins = pd.Series(["win"] * 10)
+    table, n = interleaving.sessions_to_significance(wins, range(1, 11))
+    # all wins: p = 2 * 0.5**n, below 0.05 from n = 6 (0.03125) on; n = 5 gives 0.0625
+    assert table.set_index("sessions").p[5] == 0.0625 and table.set_index("sessions").p[6] == 0.03125
+    assert n == 6
+    _, never = interleaving.sessions_to_significance(pd.Series(["win", "loss"] * 10), range(2, 21, 2))
+    assert never is None
+
+
+def test_outcome_rates():
+    rates = interleaving.outcome_rates(pd.Series(["win"] * 6 + ["loss"] * 2 + ["tie"] * 2), n_resamples=200)
+    assert rates.loc["win", "rate"] == 0.6 and rates.loc["tie", "rate"] == 0.2
+    assert rates.loc["win share of decided", "rate"] == 0.75
+    assert rates.loc["win", "ci_low"] <= 0.6 <= rates.loc["win", "ci_high"]
