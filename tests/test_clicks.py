@@ -74,24 +74,41 @@ def test_top_gains_ranks_by_score_with_doc_id_ties():
     assert clicks.top_gains(df, "s", 2)["q"].tolist() == [0, 2]
 
 
+def _sessions(rows):
+    return pd.DataFrame(rows, columns=["user", "session", "query_id", "clicks", "satisfied", "dwell_s"])
+
+
 def test_ab_metrics_and_relative_change_by_hand():
-    # user 0: 2 sessions, 1 with a click (2 clicks, 30 s); user 1: 2 sessions, none
-    a = pd.DataFrame({"sessions": [2, 2], "clicked_sessions": [1, 0], "clicks": [2, 0], "dwell_s": [30.0, 0.0]})
-    m = clicks.ab_metrics(a)
-    assert m == {"page_ctr": 0.25, "user_ctr": 0.5, "dwell_s": 15.0}
-    b = a.assign(clicked_sessions=[2, 1], clicks=[2, 1], dwell_s=[30.0, 30.0])
+    # user 0: two sessions (q1 with 2 clicks, 30 s; q2 no click); user 1: two sessions without a click
+    a = _sessions([(0, 0, "q1", 2, 1, 30.0), (0, 1, "q2", 0, 0, 0.0), (1, 0, "q1", 0, 0, 0.0), (1, 1, "q2", 0, 0, 0.0)])
+    assert clicks.ab_metrics(a) == {"page_ctr": 0.25, "user_ctr": 0.5, "dwell_s": 15.0}
+    b = a.assign(clicks=[2, 1, 0, 1], dwell_s=[30.0, 10.0, 0.0, 20.0])
     out = clicks.ab_compare(a, b, n_resamples=200, seed=0)
-    assert out.loc["page_ctr", "relative change"] == pytest.approx(0.75 / 0.25 - 1)
+    assert out.loc["page_ctr", "b"] == 0.75 and out.loc["page_ctr", "relative change"] == pytest.approx(2.0)
     assert out.loc["user_ctr", "relative change"] == pytest.approx(1.0)
-    assert out.loc["dwell_s", "relative change"] == pytest.approx(20 / 15 - 1)
+    assert out.loc["dwell_s", "relative change"] == pytest.approx(15 / 15 - 1)
     same = clicks.ab_compare(a, a, n_resamples=200)
     assert (same["relative change"] == 0).all() and (same.change_ci_low == 0).all()
     with pytest.raises(ValueError, match="same users"):
-        clicks.ab_compare(a, a.iloc[:1])
+        clicks.ab_compare(a, a.iloc[:2])
 
 
-def test_per_user_sums_sessions():
-    s = pd.DataFrame({"user": [0, 0, 1], "session": [0, 1, 0], "query_id": ["q"] * 3, "clicks": [2, 0, 1],
-                      "satisfied": [1, 0, 0], "dwell_s": [70.0, 0.0, 5.0]})
-    u = clicks.per_user(s)
-    assert u.loc[0].tolist() == [2, 1, 2, 70.0] and u.loc[1].tolist() == [1, 1, 1, 5.0]
+def test_ab_intervals_resample_queries_not_sessions():
+    # b beats a by much on one query and loses by as much on another: with many sessions per query
+    # a session bootstrap would call any difference certain; a query bootstrap spans zero
+    rows_a, rows_b = [], []
+    queries = [f"q{i}" for i in range(6)]
+    for user in range(200):
+        for session, q in enumerate(queries):
+            good_for_a = q in ("q0", "q1", "q2")
+            rows_a.append((user, session, q, 1 if good_for_a else user % 2, 0, 5.0))
+            rows_b.append((user, session, q, user % 2 if good_for_a else 1, 0, 5.0))
+    out = clicks.ab_compare(_sessions(rows_a), _sessions(rows_b), n_resamples=300, seed=0)
+    assert out.loc["page_ctr", "relative change"] == 0
+    assert out.loc["page_ctr", "change_ci_low"] < 0 < out.loc["page_ctr", "change_ci_high"]
+
+
+def test_ctr_by_rank_matches_the_cascade_closed_form():
+    model = _model("cascade")
+    rates = clicks.ctr_by_rank(model, {"q1": np.array([2, 1, 3, 0]), "q2": np.array([2, 1, 3, 0])}, 2000, 0)
+    np.testing.assert_allclose(rates, [0.5, 0.125, 0.28125, 0.0], atol=0.03)

@@ -1,5 +1,6 @@
 import numpy as np
 import pandas as pd
+import pytest
 
 from distilrank import interleaving
 
@@ -57,3 +58,13 @@ def test_outcome_rates():
     assert rates.loc["win", "rate"] == 0.6 and rates.loc["tie", "rate"] == 0.2
     assert rates.loc["win share of decided", "rate"] == 0.75
     assert rates.loc["win", "ci_low"] <= 0.6 <= rates.loc["win", "ci_high"]
+
+
+def test_per_query_preference_is_a_sign_test_over_queries():
+    s = pd.DataFrame({"query_id": ["q1"] * 3 + ["q2"] * 2 + ["q3"] * 2,
+                      "outcome": ["win", "win", "loss", "loss", "loss", "win", "loss"]})
+    pref = interleaving.per_query_preference(s)
+    assert (pref["queries preferring b"], pref["queries preferring a"], pref["undecided queries"]) == (1, 1, 1)
+    assert pref["sign test p"] == 1.0
+    many = pd.DataFrame({"query_id": [f"q{i}" for i in range(8)], "outcome": ["win"] * 8})
+    assert interleaving.per_query_preference(many)["sign test p"] == pytest.approx(2 * 0.5**8)

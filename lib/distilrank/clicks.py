@@ -133,45 +133,75 @@ def simulate_traffic(model: ClickModel, rankings: Mapping[str, np.ndarray], traf
     return pd.DataFrame(rows, columns=["user", "session", "query_id", "clicks", "satisfied", "dwell_s"])
 
 
-def per_user(sessions: pd.DataFrame) -> pd.DataFrame:
-    """Per user: sessions, sessions with a click, clicks and dwell: the sums the A/B metrics use."""
-    return sessions.assign(clicked=sessions.clicks > 0).groupby("user").agg(
-        sessions=("session", "size"), clicked_sessions=("clicked", "sum"), clicks=("clicks", "sum"),
-        dwell_s=("dwell_s", "sum"))
+def ctr_by_rank(model: ClickModel, rankings: Mapping[str, np.ndarray], sessions_per_query: int, seed: int) -> np.ndarray:
+    """Mean clicks per rank over `sessions_per_query` sessions on every query's ranking (one
+    generator runs through all of them, so no draw is shared between queries)."""
+    rng = np.random.default_rng(seed)
+    k = max(len(g) for g in rankings.values())
+    total = np.zeros(k)
+    for gains in rankings.values():
+        for _ in range(sessions_per_query):
+            c = simulate_session(model, gains, rng)[0]
+            total[: len(c)] += c
+    return total / (len(rankings) * sessions_per_query)
 
 
-def ab_metrics(users: pd.DataFrame) -> dict[str, float]:
-    """The paper's online metrics from per-user sums: PageCTR (share of sessions with a click),
-    UserCTR (share of users with a click in any of their sessions) and the mean dwell per click."""
-    return {k: float(v[0]) for k, v in _metrics(users, np.arange(len(users))[None, :]).items()}
+METRICS = ("page_ctr", "user_ctr", "dwell_s")
 
 
-def _metrics(users: pd.DataFrame, idx: np.ndarray) -> dict[str, np.ndarray]:
-    """`ab_metrics` for each row of user indices in `idx` (R, n): vectorised for the bootstrap."""
-    take = {c: users[c].to_numpy(dtype=np.float64)[idx].sum(axis=1) for c in ("sessions", "clicked_sessions", "clicks", "dwell_s")}
-    any_click = (users["clicked_sessions"].to_numpy() > 0)[idx].mean(axis=1)
+def _tables(sessions: pd.DataFrame, queries: list[str], users: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-query sums (sessions, clicked sessions, clicks, dwell) and per-(user, query) counts."""
+    s = sessions.assign(clicked=(sessions.clicks > 0).astype(int), one=1)
+    by_q = s.groupby("query_id")[["one", "clicked", "clicks", "dwell_s"]].sum().reindex(queries, fill_value=0)
+    by_uq = lambda col: s.pivot_table(index="user", columns="query_id", values=col, aggfunc="sum", fill_value=0)  # noqa: E731
+    return {"sessions": by_q.one.to_numpy(float), "clicked": by_q.clicked.to_numpy(float), "clicks": by_q.clicks.to_numpy(float),
+            "dwell": by_q.dwell_s.to_numpy(float),
+            "user_sessions": by_uq("one").reindex(index=users, columns=queries, fill_value=0).to_numpy(float),
+            "user_clicked": by_uq("clicked").reindex(index=users, columns=queries, fill_value=0).to_numpy(float)}
+
+
+def _metrics(t: dict[str, np.ndarray], weights: np.ndarray) -> dict[str, np.ndarray]:
+    """The A/B metrics for each row of query `weights` (R, Q): how often each query is drawn."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        return {"page_ctr": take["clicked_sessions"] / take["sessions"], "user_ctr": any_click,
-                "dwell_s": np.where(take["clicks"] > 0, take["dwell_s"] / take["clicks"], np.nan)}
+        present = (t["user_sessions"] @ weights.T) > 0
+        clicked = (t["user_clicked"] @ weights.T) > 0
+        return {"page_ctr": (weights @ t["clicked"]) / (weights @ t["sessions"]),
+                "user_ctr": (clicked & present).sum(axis=0) / present.sum(axis=0),
+                "dwell_s": (weights @ t["dwell"]) / (weights @ t["clicks"])}
+
+
+def ab_metrics(sessions: pd.DataFrame) -> dict[str, float]:
+    """The paper's online metrics from simulated sessions: PageCTR (share of sessions with a
+    click), UserCTR (share of users with a click in any of their sessions) and the mean dwell per
+    click (seconds)."""
+    queries, users = sorted(sessions.query_id.unique()), np.sort(sessions.user.unique())
+    return {k: float(v[0]) for k, v in _metrics(_tables(sessions, queries, users), np.ones((1, len(queries)))).items()}
 
 
 def ab_compare(a: pd.DataFrame, b: pd.DataFrame, n_resamples: int = 1000, seed: int = 0, level: float = 0.95) -> pd.DataFrame:
-    """System b against system a from their per-user sums (the same users and queries): each
-    metric for both, the relative change `b / a - 1`, and percentile bootstrap intervals over
-    users (resampled jointly, since every user saw both systems)."""
-    if not a.index.equals(b.index):
-        raise ValueError("ab_compare: the two systems were not shown to the same users")
-    idx = np.random.default_rng(seed).integers(len(a), size=(n_resamples, len(a)))
+    """System b against system a from their simulated sessions (the same users on the same
+    queries): each metric for both, the relative change `b / a - 1`, and percentile bootstrap
+    intervals that resample the **queries** (the test queries are a sample; the simulated users on
+    a fixed query are not the uncertainty that matters), jointly for both systems."""
+    if not a[["user", "session", "query_id"]].equals(b[["user", "session", "query_id"]]):
+        raise ValueError("ab_compare: the two systems were not shown to the same users on the same queries")
+    queries, users = sorted(a.query_id.unique()), np.sort(a.user.unique())
+    ta, tb = _tables(a, queries, users), _tables(b, queries, users)
+    rng = np.random.default_rng(seed)
+    weights = np.stack([np.bincount(rng.integers(len(queries), size=len(queries)), minlength=len(queries))
+                        for _ in range(n_resamples)]).astype(float)
     q = [(1 - level) / 2 * 100, (1 + level) / 2 * 100]
-    point_a, point_b = ab_metrics(a), ab_metrics(b)
-    boot_a, boot_b = _metrics(a, idx), _metrics(b, idx)
+    ones = np.ones((1, len(queries)))
+    point_a, point_b = _metrics(ta, ones), _metrics(tb, ones)
+    boot_a, boot_b = _metrics(ta, weights), _metrics(tb, weights)
     out = []
-    for name in point_a:
+    for name in METRICS:
         with np.errstate(divide="ignore", invalid="ignore"):
             change = boot_b[name] / boot_a[name] - 1
+        change[~np.isfinite(change)] = np.nan  # a resample where the baseline had no click at all
         ci_a, ci_b, ci_c = (np.nanpercentile(x, q) for x in (boot_a[name], boot_b[name], change))
-        out.append({"metric": name, "a": point_a[name], "a_ci_low": ci_a[0], "a_ci_high": ci_a[1],
-                    "b": point_b[name], "b_ci_low": ci_b[0], "b_ci_high": ci_b[1],
-                    "relative change": point_b[name] / point_a[name] - 1 if point_a[name] else float("nan"),
+        pa, pb = float(point_a[name][0]), float(point_b[name][0])
+        out.append({"metric": name, "a": pa, "a_ci_low": ci_a[0], "a_ci_high": ci_a[1], "b": pb, "b_ci_low": ci_b[0],
+                    "b_ci_high": ci_b[1], "relative change": pb / pa - 1 if pa else float("nan"),
                     "change_ci_low": ci_c[0], "change_ci_high": ci_c[1]})
     return pd.DataFrame(out).set_index("metric")

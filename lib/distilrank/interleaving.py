@@ -79,6 +79,17 @@ def outcome_rates(outcomes: pd.Series, n_resamples: int = 1000, seed: int = 0, l
     return pd.DataFrame(rows).T
 
 
+def per_query_preference(sessions: pd.DataFrame) -> dict[str, float]:
+    """The preference per **query**: b is preferred on a query where it wins more of that query's
+    sessions than it loses. Counts of queries preferring b, a or neither, and the two-sided sign
+    test (binomial, scipy) over the decided queries: the test queries, not the simulated sessions,
+    are the sample a conclusion generalises over."""
+    net = sessions.assign(net=sessions.outcome.map({"win": 1, "loss": -1, "tie": 0})).groupby("query_id").net.sum()
+    b, a = int((net > 0).sum()), int((net < 0).sum())
+    p = stats.binomtest(b, a + b, 0.5).pvalue if a + b else float("nan")
+    return {"queries preferring b": b, "queries preferring a": a, "undecided queries": int((net == 0).sum()), "sign test p": float(p)}
+
+
 def sessions_to_significance(outcomes: pd.Series, grid: Sequence[int], alpha: float = 0.05) -> tuple[pd.DataFrame, int | None]:
     """The two-sided binomial test (scipy) of wins against losses over the first n sessions, for
     each n of `grid`; and the smallest n of the grid from which p stays below `alpha` to the end
