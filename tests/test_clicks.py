@@ -81,11 +81,15 @@ def _sessions(rows):
 def test_ab_metrics_and_relative_change_by_hand():
     # user 0: two sessions (q1 with 2 clicks, 30 s; q2 no click); user 1: two sessions without a click
     a = _sessions([(0, 0, "q1", 2, 1, 30.0), (0, 1, "q2", 0, 0, 0.0), (1, 0, "q1", 0, 0, 0.0), (1, 1, "q2", 0, 0, 0.0)])
-    assert clicks.ab_metrics(a) == {"page_ctr": 0.25, "user_ctr": 0.5, "dwell_s": 15.0}
+    m = clicks.ab_metrics(a)
+    # q1: 1 of 2 sessions clicked (ctr 0.5), q2: 0 of 2; each user has one session on each query:
+    # P(a user clicks at least once) = 1 - (1 - 0.5) * (1 - 0) = 0.5
+    assert m == {"page_ctr": 0.25, "user_ctr": 0.5, "dwell_s": 15.0}
     b = a.assign(clicks=[2, 1, 0, 1], dwell_s=[30.0, 10.0, 0.0, 20.0])
     out = clicks.ab_compare(a, b, n_resamples=200, seed=0)
     assert out.loc["page_ctr", "b"] == 0.75 and out.loc["page_ctr", "relative change"] == pytest.approx(2.0)
-    assert out.loc["user_ctr", "relative change"] == pytest.approx(1.0)
+    # b: q1 ctr 0.5, q2 ctr 1.0 -> every user clicks for sure: 1.0 against 0.5
+    assert out.loc["user_ctr", "b"] == 1.0 and out.loc["user_ctr", "relative change"] == pytest.approx(1.0)
     assert out.loc["dwell_s", "relative change"] == pytest.approx(15 / 15 - 1)
     same = clicks.ab_compare(a, a, n_resamples=200)
     assert (same["relative change"] == 0).all() and (same.change_ci_low == 0).all()
@@ -106,6 +110,9 @@ def test_ab_intervals_resample_queries_not_sessions():
     out = clicks.ab_compare(_sessions(rows_a), _sessions(rows_b), n_resamples=300, seed=0)
     assert out.loc["page_ctr", "relative change"] == 0
     assert out.loc["page_ctr", "change_ci_low"] < 0 < out.loc["page_ctr", "change_ci_high"]
+    for m in clicks.METRICS:  # every interval holds its point estimate
+        for side in ("a", "b"):
+            assert out.loc[m, f"{side}_ci_low"] <= out.loc[m, side] <= out.loc[m, f"{side}_ci_high"], (m, side)
 
 
 def test_ctr_by_rank_matches_the_cascade_closed_form():

@@ -150,32 +150,41 @@ METRICS = ("page_ctr", "user_ctr", "dwell_s")
 
 
 def _tables(sessions: pd.DataFrame, queries: list[str], users: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-query sums (sessions, clicked sessions, clicks, dwell) and per-(user, query) counts."""
+    """Per-query sums (sessions, clicked sessions, clicks, dwell) and per-(user, query) session counts."""
     s = sessions.assign(clicked=(sessions.clicks > 0).astype(int), one=1)
     by_q = s.groupby("query_id")[["one", "clicked", "clicks", "dwell_s"]].sum().reindex(queries, fill_value=0)
-    by_uq = lambda col: s.pivot_table(index="user", columns="query_id", values=col, aggfunc="sum", fill_value=0)  # noqa: E731
+    per_user = s.pivot_table(index="user", columns="query_id", values="one", aggfunc="sum", fill_value=0)
     return {"sessions": by_q.one.to_numpy(float), "clicked": by_q.clicked.to_numpy(float), "clicks": by_q.clicks.to_numpy(float),
             "dwell": by_q.dwell_s.to_numpy(float),
-            "user_sessions": by_uq("one").reindex(index=users, columns=queries, fill_value=0).to_numpy(float),
-            "user_clicked": by_uq("clicked").reindex(index=users, columns=queries, fill_value=0).to_numpy(float)}
+            "user_sessions": per_user.reindex(index=users, columns=queries, fill_value=0).to_numpy(float)}
 
 
-def _metrics(t: dict[str, np.ndarray], weights: np.ndarray) -> dict[str, np.ndarray]:
-    """The A/B metrics for each row of query `weights` (R, Q): how often each query is drawn."""
+def _metrics(t: dict[str, np.ndarray], draws: np.ndarray) -> dict[str, np.ndarray]:
+    """The A/B metrics when query slot j is played by query `draws[r, j]`, for each row r of
+    `draws` (R, Q); the identity row gives the point estimates.
+
+    PageCTR and dwell are ratios of the drawn queries' sums. UserCTR is the chance that a user
+    with these sessions clicks at least once, `1 - prod(1 - ctr(query))` over the user's sessions,
+    from the per-query click rates: every click model here draws sessions independently given the
+    query, so this is the quantity the share of clicking users estimates, and it stays defined
+    when a resample repeats or drops queries.
+    """
+    weights = np.stack([np.bincount(row, minlength=draws.shape[1]) for row in draws]).astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        present = (t["user_sessions"] @ weights.T) > 0
-        clicked = (t["user_clicked"] @ weights.T) > 0
+        ctr = t["clicked"] / t["sessions"]
+        log_miss = np.log1p(-np.clip(np.nan_to_num(ctr), 0.0, 1.0))[draws]  # (R, Q)
+        user_ctr = 1 - np.exp(t["user_sessions"] @ log_miss.T)  # (U, R)
         return {"page_ctr": (weights @ t["clicked"]) / (weights @ t["sessions"]),
-                "user_ctr": (clicked & present).sum(axis=0) / present.sum(axis=0),
+                "user_ctr": user_ctr.mean(axis=0),
                 "dwell_s": (weights @ t["dwell"]) / (weights @ t["clicks"])}
 
 
 def ab_metrics(sessions: pd.DataFrame) -> dict[str, float]:
     """The paper's online metrics from simulated sessions: PageCTR (share of sessions with a
-    click), UserCTR (share of users with a click in any of their sessions) and the mean dwell per
-    click (seconds)."""
+    click), UserCTR (the chance a user clicks in at least one of their sessions) and the mean dwell
+    per click (seconds)."""
     queries, users = sorted(sessions.query_id.unique()), np.sort(sessions.user.unique())
-    return {k: float(v[0]) for k, v in _metrics(_tables(sessions, queries, users), np.ones((1, len(queries)))).items()}
+    return {k: float(v[0]) for k, v in _metrics(_tables(sessions, queries, users), np.arange(len(queries))[None, :]).items()}
 
 
 def ab_compare(a: pd.DataFrame, b: pd.DataFrame, n_resamples: int = 1000, seed: int = 0, level: float = 0.95) -> pd.DataFrame:
@@ -187,13 +196,11 @@ def ab_compare(a: pd.DataFrame, b: pd.DataFrame, n_resamples: int = 1000, seed: 
         raise ValueError("ab_compare: the two systems were not shown to the same users on the same queries")
     queries, users = sorted(a.query_id.unique()), np.sort(a.user.unique())
     ta, tb = _tables(a, queries, users), _tables(b, queries, users)
-    rng = np.random.default_rng(seed)
-    weights = np.stack([np.bincount(rng.integers(len(queries), size=len(queries)), minlength=len(queries))
-                        for _ in range(n_resamples)]).astype(float)
+    draws = np.random.default_rng(seed).integers(len(queries), size=(n_resamples, len(queries)))
     q = [(1 - level) / 2 * 100, (1 + level) / 2 * 100]
-    ones = np.ones((1, len(queries)))
-    point_a, point_b = _metrics(ta, ones), _metrics(tb, ones)
-    boot_a, boot_b = _metrics(ta, weights), _metrics(tb, weights)
+    identity = np.arange(len(queries))[None, :]
+    point_a, point_b = _metrics(ta, identity), _metrics(tb, identity)
+    boot_a, boot_b = _metrics(ta, draws), _metrics(tb, draws)
     out = []
     for name in METRICS:
         with np.errstate(divide="ignore", invalid="ignore"):
