@@ -91,6 +91,9 @@ def test_ab_metrics_and_relative_change_by_hand():
     # b: q1 ctr 0.5, q2 ctr 1.0 -> every user clicks for sure: 1.0 against 0.5
     assert out.loc["user_ctr", "b"] == 1.0 and out.loc["user_ctr", "relative change"] == pytest.approx(1.0)
     assert out.loc["dwell_s", "relative change"] == pytest.approx(15 / 15 - 1)
+    # a query every session clicks, which one user never saw: no nan
+    c = _sessions([(0, 0, "q1", 1, 0, 5.0), (1, 0, "q2", 0, 0, 0.0)])
+    assert clicks.ab_metrics(c) == {"page_ctr": 0.5, "user_ctr": 0.5, "dwell_s": 5.0}
     same = clicks.ab_compare(a, a, n_resamples=200)
     assert (same["relative change"] == 0).all() and (same.change_ci_low == 0).all()
     with pytest.raises(ValueError, match="same users"):

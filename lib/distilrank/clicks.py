@@ -172,7 +172,9 @@ def _metrics(t: dict[str, np.ndarray], draws: np.ndarray) -> dict[str, np.ndarra
     weights = np.stack([np.bincount(row, minlength=draws.shape[1]) for row in draws]).astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         ctr = t["clicked"] / t["sessions"]
-        log_miss = np.log1p(-np.clip(np.nan_to_num(ctr), 0.0, 1.0))[draws]  # (R, Q)
+        # a query every session clicked has miss probability 0: a large negative log, not -inf,
+        # so that users without a session on it (count 0) are not turned into nan by 0 * -inf
+        log_miss = np.maximum(np.log1p(-np.clip(np.nan_to_num(ctr), 0.0, 1.0)), -1e6)[draws]  # (R, Q)
         user_ctr = 1 - np.exp(t["user_sessions"] @ log_miss.T)  # (U, R)
         return {"page_ctr": (weights @ t["clicked"]) / (weights @ t["sessions"]),
                 "user_ctr": user_ctr.mean(axis=0),
