@@ -23,10 +23,8 @@ def load_encoder(path: str, device: str = "cpu") -> SentenceTransformer:
     return SentenceTransformer(path, device=device)
 
 
-def embed(model: SentenceTransformer, texts: Sequence[str], batch_size: int = 64, desc: str = "") -> np.ndarray:
+def embed(model: SentenceTransformer, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
     """L2-normalised embeddings (N, D) of `texts`, in order."""
-    if desc:
-        print(f"embedding {len(texts)} {desc}")
     return model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
                         show_progress_bar=False)
 

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from distilrank.fusion import zscore_per_query
+
 NORMALISATIONS = ("none", "global", "query")
 
 # distill.teacher -> (the teacher's system name, its column in the transfer set)
@@ -82,9 +84,7 @@ def normalise(df: pd.DataFrame, stats: dict[str, float | str], column: str = "te
     if stats["method"] == "global":
         return (t - stats["mean"]) / (stats["std"] if stats["std"] > 0 else 1.0)
     if stats["method"] == "query":
-        grouped = t.groupby(df["query_id"], sort=False)
-        std = grouped.transform("std", ddof=0)
-        return ((t - grouped.transform("mean")) / std.where(std > 0, 1.0)).fillna(0.0)
+        return zscore_per_query(df, column)
     raise ValueError(f"unknown normalisation {stats['method']!r}; choose from {NORMALISATIONS}")
 
 

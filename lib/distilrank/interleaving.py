@@ -35,11 +35,21 @@ def team_draft(a: Sequence[str], b: Sequence[str], k: int, rng: np.random.Genera
     return shown, teams
 
 
-def credit(clicks: Sequence[bool], teams: Sequence[str]) -> str:
-    """The session's outcome for ranker b against a: `win` (b's team got more clicks), `loss`, `tie`."""
+def team_clicks(clicks: Sequence[bool], teams: Sequence[str]) -> tuple[int, int]:
+    """(clicks on ranker a's documents, clicks on ranker b's) in one interleaved session."""
     a = sum(bool(c) and t == "a" for c, t in zip(clicks, teams, strict=True))
     b = sum(bool(c) and t == "b" for c, t in zip(clicks, teams, strict=True))
-    return "win" if b > a else "loss" if a > b else "tie"
+    return a, b
+
+
+def outcome(clicks_a: int, clicks_b: int) -> str:
+    """The session's outcome for ranker b against a: `win` (b's team got more clicks), `loss`, `tie`."""
+    return "win" if clicks_b > clicks_a else "loss" if clicks_a > clicks_b else "tie"
+
+
+def credit(clicks: Sequence[bool], teams: Sequence[str]) -> str:
+    """The outcome of one interleaved session from its clicks and the shown documents' teams."""
+    return outcome(*team_clicks(clicks, teams))
 
 
 def interleave_sessions(ranked_a: dict[str, list[str]], ranked_b: dict[str, list[str]], gains: dict[str, dict[str, int]],
@@ -54,9 +64,8 @@ def interleave_sessions(ranked_a: dict[str, list[str]], ranked_b: dict[str, list
     for qid in np.asarray(queries, dtype=object)[rng.integers(len(queries), size=n_sessions)]:
         shown, teams = team_draft(ranked_a[qid], ranked_b[qid], k, rng)
         clicks = click([gains.get(qid, {}).get(d, 0) for d in shown], rng)
-        rows.append({"query_id": qid, "clicks_a": int(sum(c and t == "a" for c, t in zip(clicks, teams, strict=True))),
-                     "clicks_b": int(sum(c and t == "b" for c, t in zip(clicks, teams, strict=True))),
-                     "outcome": credit(clicks, teams)})
+        a, b = team_clicks(clicks, teams)
+        rows.append({"query_id": qid, "clicks_a": a, "clicks_b": b, "outcome": outcome(a, b)})
     return pd.DataFrame(rows)
 
 
