@@ -6,8 +6,8 @@
 #   make report                    # the executed notebooks as HTML + results.md
 #   make test
 #
-# A stage re-runs only when its notebook, the profile, the library modules it imports, the
-# environment or the stage before it changed. Each executed notebook is written to a .partial
+# A stage re-runs only when what it reads changed: its notebook, the profile sections it reads, the
+# library modules it imports, the environment, or the stages whose artifacts it reads. Each executed notebook is written to a .partial
 # file first and renamed when the run succeeded, so a killed run never leaves an executed
 # notebook a later stage trusts.
 
@@ -50,8 +50,8 @@ check-params: $(ENV_STAMP)
 replicate: check-params $(EXECUTED)
 	@$(PY) -m distilrank.results $(OUT)/results.json
 
-# every executed notebook: its source, the profile and the environment ...
-$(OUT)/%.ipynb: notebooks/%.ipynb $(PARAMS) $(ENV_STAMP)
+# every executed notebook: its source and the environment ...
+$(OUT)/%.ipynb: notebooks/%.ipynb $(ENV_STAMP)
 	@mkdir -p $(OUT)
 	@echo "== $* [profile $(PROFILE)]"
 	@start=$$(date +%s); \
@@ -59,14 +59,14 @@ $(OUT)/%.ipynb: notebooks/%.ipynb $(PARAMS) $(ENV_STAMP)
 	  && mv $(OUT)/$*.partial.ipynb $@ \
 	  && echo "== $* done in $$(( $$(date +%s) - start )) s -> $@"
 
-# ... and the stage before it; notebook 01 also reads the embedded data.
-$(foreach i,$(wordlist 2,$(words $(EXECUTED)),$(shell seq 1 $(words $(EXECUTED)))),\
-  $(eval $(word $(i),$(EXECUTED)): $(word $(shell expr $(i) - 1),$(EXECUTED))))
+# ... notebook 01 also reads the embedded data ...
 $(firstword $(EXECUTED)): $(DATA)
 
-# ... and the lib/distilrank modules it imports, directly or through other modules: deps.py reads
-# the notebooks' and modules' imports (stdlib only, so the system python3, before .venv exists).
-# make regenerates the fragment when a notebook or module changed, then restarts with it.
+# ... and, from deps.py's fragment: the lib/distilrank modules it imports (directly or through
+# other modules), the profile sections it reads ($(OUT)/.params/<section>.yaml, each rewritten only
+# when that section of $(PARAMS) changed), and the executed notebooks of the stages it reads (the
+# notebook's metadata `distilrank.reads`). deps.py is stdlib only (the system python3, before
+# .venv exists). make regenerates the fragment when a notebook or module changed, then restarts.
 $(DEPS_MK): $(NOTEBOOKS) $(LIB) $(DEPS_SCRIPT)
 	@mkdir -p $(@D)
 	@tmp=$@.$$$$.tmp; \
@@ -75,6 +75,9 @@ $(DEPS_MK): $(NOTEBOOKS) $(LIB) $(DEPS_SCRIPT)
 # goals that run no notebook do not need it (and `make help` then writes nothing)
 ifneq ($(filter-out help env lint test report check-params clean,$(MAKECMDGOALS)),)
 include $(DEPS_MK)
+ifneq ($(wildcard $(PARAMS)),)
+$(shell $(PYTHON) $(DEPS_SCRIPT) --sections $(PARAMS) $(OUT)/.params $(NOTEBOOKS))
+endif
 endif
 
 # every executed notebook of the profile as HTML (nbconvert) with an index page, and results.md

@@ -22,3 +22,18 @@ def test_dense_scores_are_cosines_of_query_and_document(encoder):
     assert scores[0] > scores[1]  # the flutter document answers the flutter query better
     assert np.all(np.abs(scores) <= 1 + 1e-5)
     assert dense.score_frame(encoder, df.iloc[:0]).shape == (0,)
+
+
+def test_score_frames_embeds_the_union_once_and_matches_score_frame(encoder, monkeypatch):
+    a = pd.DataFrame({"query_id": ["1", "1"], "doc_id": ["x", "y"], "query": ["wing flutter"] * 2,
+                      "title": ["flutter", "heat"], "summary": ["of wings", "in flow"]})
+    b = a.assign(query_id="2", query="heat flow")
+    expected = {"a": dense.score_frame(encoder, a), "b": dense.score_frame(encoder, b)}
+    texts = []
+    real = dense.embed
+    monkeypatch.setattr(dense, "embed", lambda m, t, bs=64: texts.extend(t) or real(m, t, bs))
+    got = dense.score_frames(encoder, {"a": a, "b": b, "empty": a.iloc[:0]})
+    assert sorted(texts) == sorted(["flutter of wings", "heat in flow", "wing flutter", "heat flow"])  # each text once
+    for name in ("a", "b"):
+        np.testing.assert_allclose(got[name], expected[name], atol=1e-5)
+    assert got["empty"].shape == (0,)

@@ -60,3 +60,24 @@ def test_bert6_shape_is_six_layers_of_bert_base_width():
     assert (cfg.num_hidden_layers, cfg.hidden_size) == (6, 768)
     model = shape_model("bert-12", dtype=torch.float32)
     assert 105e6 < sum(p.numel() for p in model.parameters()) < 115e6  # bert-base: ~110M
+
+
+def test_forward_flops_hand_computed():
+    from transformers import BertConfig, LlamaConfig
+
+    from distilrank.latency import forward_flops
+
+    bert = BertConfig(hidden_size=4, num_hidden_layers=2, num_attention_heads=2, intermediate_size=8)
+    # per token per layer: Q,K,V,O 4 x 4*4 = 64 and FFN 2 x 4*8 = 64 multiply-adds -> 2 x 128 FLOPs
+    per_token = 2 * 2 * (64 + 64)
+    assert forward_flops(bert, seq_len=3) == 3 * per_token + 4 * 2 * 9 * 4
+    assert forward_flops(bert, seq_len=3, n_sequences=5) == 5 * forward_flops(bert, seq_len=3)
+    llama = LlamaConfig(hidden_size=4, num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1, intermediate_size=8)
+    # Q, O: 2 x 16; K, V with one KV head of width 2: 2 x 4*2; gated FFN: 3 x 32
+    assert forward_flops(llama, seq_len=1) == 2 * (32 + 16 + 96) + 4 * 1 * 1 * 4
+
+
+def test_matmul_rate_is_positive():
+    from distilrank.latency import matmul_gflops
+
+    assert matmul_gflops(size=64, repeats=2) > 0

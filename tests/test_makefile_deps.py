@@ -1,4 +1,5 @@
-"""Each executed notebook depends on the lib modules it imports, not on all of lib/ (deps.py)."""
+"""Each executed notebook depends on the lib modules it imports, the profile sections it reads and
+the stages it reads, not on all of lib/ nor the whole profile (deps.py)."""
 
 from __future__ import annotations
 
@@ -15,14 +16,20 @@ from pathlib import Path
 import pytest
 
 from distilrank.deps import (
+    ALL,
     imported_names,
     make_fragment,
     make_rule,
     module_dependencies,
     notebook_dependencies,
+    notebook_reads,
     parse_source,
+    profile_readers,
+    profile_reads,
     resolve_relative,
+    split_sections,
     strip_magics,
+    write_sections,
 )
 from distilrank.paths import ROOT
 
@@ -161,7 +168,7 @@ def test_script_runs_with_the_bare_standard_library():
     rules = [line for line in run.stdout.splitlines() if line.startswith("$(OUT)/")]
     assert [r.split(":")[0] for r in rules] == [f"$(OUT)/{nb.name}" for nb in NOTEBOOKS]
     for rule, (stem, deps) in zip(rules, _real_deps().items(), strict=True):
-        listed = rule.split(": ", 1)[1].split()
+        listed = [d for d in rule.split(": ", 1)[1].split() if d.startswith("lib/")]
         assert listed == sorted(deps), stem
 
 
@@ -253,7 +260,10 @@ def up_to_date(tmp_path):
     targets = [str(outputs / "smoke" / nb.name) for nb in NOTEBOOKS]
     assert len(_would_run(_make(repo, outputs, "-n", *targets))) == len(NOTEBOOKS)
     assert (outputs / ".notebook-deps.mk").is_file()
-    (outputs / "smoke").mkdir()
+    sections = sorted((outputs / "smoke" / ".params").glob("*.yaml"))
+    assert {p.stem for p in sections} >= {"seed", "prep", "distill", "latency", "online"}
+    for path in sections:  # written before the (fake) run, as in a real one
+        _touch(path, time.time() - 3600)
     executed = time.time() - 1800
     for target in targets:
         Path(target).touch()
@@ -296,3 +306,103 @@ def test_a_new_import_in_a_notebook_reaches_the_fragment(up_to_date):
     rule = next(line for line in (outputs / ".notebook-deps.mk").read_text().splitlines()
                 if line.startswith(f"$(OUT)/{nb.name}:"))
     assert "lib/distilrank/report.py" in rule.split()
+
+
+def _edit_params(repo: Path, old: str, new: str) -> None:
+    path = repo / "params" / "smoke.yaml"
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1))
+
+
+def _add_key(repo: Path, section: str, line: str) -> None:
+    """Put `line` (indented) first in `section` of the copy's smoke profile."""
+    path = repo / "params" / "smoke.yaml"
+    text, n = re.subn(rf"^({section}:[^\n]*\n)", rf"\g<1>  {line}\n", path.read_text(), count=1, flags=re.M)
+    assert n == 1, section
+    path.write_text(text)
+
+
+def test_a_profile_section_reruns_only_the_notebooks_that_read_it(up_to_date):
+    repo, outputs, targets = up_to_date
+    stems = {nb.stem[:2]: nb.stem for nb in NOTEBOOKS}
+    _edit_params(repo, "\nlatency:", "\n# a comment changes nothing\nlatency:")
+    assert _would_run(_make(repo, outputs, "-n", *targets)) == set()
+    _edit_params(repo, "  top_k: 10 ", "  top_k: 7 ")
+    assert _would_run(_make(repo, outputs, "-n", *targets)) == {stems["09"]}
+    for target in targets:  # as if 09 ran now
+        _touch(Path(target), time.time())
+    _edit_params(repo, "  llm_shape_gpu: llm-0.5b", "  llm_shape_gpu: llm-7b")
+    rerun = _would_run(_make(repo, outputs, "-n", *targets))
+    assert rerun == {stems["06"]}, rerun
+
+
+def test_a_training_section_reruns_its_stage_and_the_stages_that_read_it(up_to_date):
+    repo, outputs, targets = up_to_date
+    _add_key(repo, "distill", "curve_queries: 2")
+    rerun = _would_run(_make(repo, outputs, "-n", *targets))
+    assert rerun == {nb.stem for nb in NOTEBOOKS if nb.stem[:2] >= "04"}, rerun
+
+
+# --- profile sections and stages ------------------------------------------------------------------
+
+def test_split_sections_drops_comments_and_keeps_each_block():
+    text = "# head\nprofile: x  # inline kept\nseed: 3\n\nbm25:\n  # note\n  k1: 1.2\n  b: 0.7\nlist:\n- a\n"
+    assert split_sections(text) == {"profile": "profile: x  # inline kept\n", "seed": "seed: 3\n",
+                                     "bm25": "bm25:\n  k1: 1.2\n  b: 0.7\n", "list": "list:\n- a\n"}
+
+
+def test_write_sections_rewrites_only_what_changed(tmp_path):
+    params = tmp_path / "p.yaml"
+    params.write_text("seed: 1\nbm25:\n  k1: 1.2\n")
+    out = tmp_path / "sections"
+    assert write_sections(params, out, ["precision"]) == ["bm25", "precision", "seed"]
+    assert "absent" in (out / "precision.yaml").read_text()
+    params.write_text("# new comment\nseed: 1\nbm25:\n  k1: 1.5\n")
+    assert write_sections(params, out, ["precision"]) == ["bm25"]
+    assert (out / "bm25.yaml").read_text() == "bm25:\n  k1: 1.5\n"
+    assert not list(out.glob("*.tmp"))
+
+
+def test_profile_reads_attributes_known_readers_and_falls_back_to_all():
+    readers = {"start_run": {"seed", "device"}, "greedy": ALL}
+    assert profile_reads(ast.parse("cfg = load()\nx = cfg.distill.steps + cfg.seed"), readers) == {"distill", "seed"}
+    assert profile_reads(ast.parse("d = start_run(cfg)\ncfg.prep"), readers) == {"seed", "device", "prep"}
+    assert profile_reads(ast.parse("m.start_run(cfg=cfg)"), readers) == {"seed", "device"}
+    assert profile_reads(ast.parse("unknown(cfg)"), readers) is ALL
+    assert profile_reads(ast.parse("greedy(cfg)"), readers) is ALL
+    assert profile_reads(ast.parse("c = cfg"), readers) is ALL
+    assert profile_reads(ast.parse("print(x)"), readers) == set()
+
+
+def test_profile_readers_come_from_functions_taking_cfg(tmp_path):
+    lib = _package(tmp_path / "lib", {
+        "__init__.py": "",
+        "a.py": "def start(cfg, x):\n    return cfg.seed, cfg.device.upper()\n"
+                "def passes(cfg):\n    return other(cfg)\n"
+                "def plain(params):\n    return params.seed\n",
+    })
+    assert profile_readers(lib) == {"start": {"seed", "device"}, "passes": ALL}
+
+
+def test_stages_read_come_from_metadata_or_the_previous_notebook(tmp_path):
+    nb = _notebook(tmp_path / "05_x.ipynb", "x = 1")
+    assert notebook_reads(nb, tmp_path / "04_y.ipynb") == ["04_y"]
+    assert notebook_reads(nb, None) == []
+    data = json.loads(nb.read_text())
+    data["metadata"]["distilrank"] = {"reads": ["01_a", "03_b"]}
+    nb.write_text(json.dumps(data))
+    assert notebook_reads(nb, tmp_path / "04_y.ipynb") == ["01_a", "03_b"]
+
+
+def test_every_real_notebook_names_the_stages_it_reads():
+    stems = [nb.stem for nb in NOTEBOOKS]
+    for i, nb in enumerate(NOTEBOOKS):
+        meta = json.loads(nb.read_text())["metadata"]
+        reads = meta.get("distilrank", {}).get("reads")
+        assert reads is not None, f"{nb.stem}: metadata distilrank.reads missing"
+        assert set(reads) <= set(stems[:i]), f"{nb.stem} reads a later or unknown stage: {reads}"
+        source = "".join("".join(c["source"]) for c in json.loads(nb.read_text())["cells"] if c["cell_type"] == "code")
+        for folder, writer in (("transfer", "03"), ("cpt", "02")):
+            if f'OUT / "{folder}"' in source and nb.stem[:2] != writer:
+                assert any(r.startswith(writer) for r in reads), f"{nb.stem} reads {folder}/ but not stage {writer}"

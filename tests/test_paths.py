@@ -42,3 +42,15 @@ def test_atomic_writes_get_ordinary_permissions(tmp_path):
     os.umask(mask)
     assert (tmp_path / "f").stat().st_mode & 0o777 == 0o666 & ~mask
     assert (tmp_path / "d").stat().st_mode & 0o777 == 0o777 & ~mask
+
+
+def test_record_hardware_writes_the_machine_and_precision(monkeypatch, tmp_path):
+    import json
+
+    from distilrank import runtime
+
+    monkeypatch.setenv("DISTILRANK_OUTPUTS", str(tmp_path))
+    info = {"requested": "auto", "used": "fp32", "device": "cpu", "native_bf16": False, "summary": "precision fp32 (auto)"}
+    runtime.record_hardware("p", info)
+    saved = json.loads((tmp_path / "p" / "hardware.json").read_text())
+    assert saved["precision"] == info and saved["cores"] >= 1 and saved["summary"].endswith("precision fp32 (auto)")

@@ -103,3 +103,24 @@ def test_load_scores_aligns_by_query_and_document(tmp_path):
         load_scores(tmp_path / "s", "dev", df)
     with pytest.raises(FileNotFoundError, match="run the notebook"):
         load_scores(tmp_path / "nothing", "test", df)
+
+
+def test_encode_frame_tokenises_a_frame_once_per_tokenizer(monkeypatch):
+    import pandas as pd
+
+    from distilrank import rankers
+
+    calls = []
+    real = rankers.encode_pairs
+    monkeypatch.setattr(rankers, "encode_pairs", lambda *a, **k: calls.append(1) or real(*a, **k))
+    from transformers import AutoTokenizer
+
+    from distilrank.backbones import model_path
+
+    tok = AutoTokenizer.from_pretrained(model_path("minilm-l6"))
+    df = pd.DataFrame({"query": ["wing flutter", "heat"], "title": ["flutter", "heat transfer"], "summary": ["of wings", "in flow"]})
+    first = rankers.encode_frame(tok, df, 32, decoder=False)
+    assert rankers.encode_frame(tok, df.copy(), 32, decoder=False) == first and len(calls) == 1  # same text: cached
+    rankers.encode_frame(tok, df, 16, decoder=False)  # another length
+    rankers.encode_frame(tok, df.assign(query=["wing", "heat"]), 32, decoder=False)  # other text
+    assert len(calls) == 3

@@ -85,3 +85,31 @@ def test_steps_to_reach_extrapolates_a_log_linear_curve():
     flat = [{"step": s, "dev ndcg@5": 0.3 - 0.01 * s} for s in (10, 20)]
     assert steps_to_reach(flat, 0.5) is None
     assert steps_to_reach(curve[:1], 0.5) is None
+
+
+def test_training_runs_in_fp32_and_bf16_and_both_learn(tmp_path):
+    """A profile forced to fp32 (a CPU without bf16) and one in bf16 autocast train the same model;
+    both learn, and their scores agree closely (bf16 keeps fp32 master weights)."""
+    rng = np.random.default_rng(0)
+    groups = [Group([list(rng.integers(1, 40, 6)) for _ in range(4)], [2.0, 1.0, 0.0, 0.0]) for _ in range(6)]
+    seqs = [g for grp in groups for g in grp.sequences]
+    out = {}
+    for prec in ("fp32", "bf16"):
+        model = _tiny_model(5)
+        train_groups(model, sample_groups(groups, 4, 2, 5), RankNet(), 0, output_dir=str(tmp_path / prec),
+                     lr=1e-2, groups_per_step=2, seed=5, device="cpu", precision=prec)
+        out[prec] = score_pairs(model, seqs, 0, precision=prec)
+        assert out[prec].dtype == np.float32 and np.isfinite(out[prec]).all()
+        s = out[prec].reshape(len(groups), 4)
+        assert (s[:, 0] > s[:, 2:].max(axis=1)).mean() >= 0.5
+    assert np.corrcoef(out["fp32"], out["bf16"])[0, 1] > 0.9
+
+
+def test_curve_rows_pick_a_fixed_seeded_subset_of_dev_queries():
+    from distilrank.training import curve_rows
+
+    dev = pd.DataFrame({"query_id": list("aabbccdd"), "doc_id": list("xyxyxyxy")})
+    assert curve_rows(dev, None, 0).all() and curve_rows(dev, 4, 0).all() and curve_rows(dev, 9, 0).all()
+    rows = curve_rows(dev, 2, seed=1)
+    assert rows.sum() == 4 and dev[rows].query_id.nunique() == 2  # whole lists, two queries
+    np.testing.assert_array_equal(rows, curve_rows(dev, 2, seed=1))

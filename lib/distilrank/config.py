@@ -130,6 +130,7 @@ class RankTrainParams(_Section):
     loss: Literal["ranknet", "listnet"] = "ranknet"
     pseudo_groups: int = Field(0, ge=0, description="title pseudo-query groups added to the training groups")
     eval_every: int = Field(0, ge=0, description="dev evaluation every n steps (0: at the end only)")
+    curve_queries: int | None = Field(None, ge=1, description="dev queries of the learning curve (a fixed seeded subset; None: all)")
     batch_size: int = Field(64, ge=1, description="scoring batch size")
 
 
@@ -165,6 +166,7 @@ class DistillParams(_Section):
     margin_weight: float = Field(1.0, ge=0, description="hybrid = Point-MSE + margin_weight * Margin-MSE")
     pseudo_groups: int = Field(0, ge=0, description="teacher-scored title pseudo-query groups beside the training queries")
     eval_every: int = Field(0, ge=0, description="dev evaluation every n steps (0: at the end only)")
+    curve_queries: int | None = Field(None, ge=1, description="dev queries of the learning curve (a fixed seeded subset; None: all)")
     batch_size: int = Field(64, ge=1, description="scoring batch size")
 
 
@@ -246,6 +248,8 @@ class Params(_Section):
     profile: str
     seed: int
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        "auto", description="autocast precision; auto: bf16 where the device computes it natively, else fp32")
     data: DataParams
     split: SplitParams
     bm25: BM25Params

@@ -17,6 +17,7 @@ import torch
 from tqdm.auto import tqdm
 from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
 
+from distilrank.precision import autocast, trainer_flags
 from distilrank.rankers import decoder_prompt, document_text, end_token_id
 
 IGNORE = -100
@@ -79,15 +80,16 @@ def build_features(tokenizer, rows: Sequence[dict], max_len: int) -> list[dict[s
 
 
 def train_cpt(model, tokenizer, features: Sequence[dict], *, output_dir: str, epochs: float, lr: float,
-              batch_size: int, seed: int, device: str, warmup: float = 0.05, bf16: bool = False,
+              batch_size: int, seed: int, device: str, warmup: float = 0.05, precision: str = "fp32",
               gradient_checkpointing: bool = False) -> list[dict]:
-    """Causal-LM training on target tokens with `Trainer`; returns the logged loss history."""
+    """Causal-LM training on target tokens with `Trainer` (mixed `precision`: fp32, bf16, fp16; fused
+    AdamW); returns the logged loss history."""
     args = TrainingArguments(
         output_dir=output_dir, per_device_train_batch_size=batch_size, num_train_epochs=epochs,
         learning_rate=lr, warmup_steps=warmup, weight_decay=0.01, lr_scheduler_type="cosine",
         logging_steps=max(1, math.ceil(len(features) / batch_size * epochs / 20)), save_strategy="no",
-        report_to="none", seed=seed, data_seed=seed, use_cpu=device == "cpu", bf16=bf16,
-        activation_checkpointing=gradient_checkpointing, optim="adamw_torch", train_sampling_strategy="group_by_length",
+        report_to="none", seed=seed, data_seed=seed, use_cpu=device == "cpu", **trainer_flags(precision),
+        activation_checkpointing=gradient_checkpointing, optim="adamw_torch_fused", train_sampling_strategy="group_by_length",
         length_column_name="length", dataloader_num_workers=0,
     )
     collator = DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=IGNORE, padding=True)
@@ -96,12 +98,14 @@ def train_cpt(model, tokenizer, features: Sequence[dict], *, output_dir: str, ep
     return [h for h in trainer.state.log_history if "loss" in h]
 
 
-def target_nll(model, tokenizer, features: Sequence[dict], batch_size: int = 16, device: str = "cpu") -> dict[str, float]:
-    """Summed negative log-likelihood of target tokens, with token and word counts and perplexities."""
+def target_nll(model, tokenizer, features: Sequence[dict], batch_size: int = 16, device: str = "cpu",
+               precision: str = "fp32") -> dict[str, float]:
+    """Summed negative log-likelihood of target tokens, with token and word counts and perplexities
+    (forward under `precision`'s autocast, the loss in fp32)."""
     model.eval().to(device)
     collator = DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=IGNORE, padding=True)
     nll, tokens, words = 0.0, 0, 0
-    with torch.inference_mode():
+    with torch.inference_mode(), autocast(precision, device):
         for start in tqdm(range(0, len(features), batch_size), desc="perplexity", mininterval=5):
             chunk = features[start : start + batch_size]
             batch = {k: v.to(device) for k, v in collator([dict(f) for f in chunk]).items()}
@@ -119,7 +123,7 @@ def target_nll(model, tokenizer, features: Sequence[dict], batch_size: int = 16,
 
 
 def target_loglik(model, tokenizer, features: Sequence[dict], batch_size: int = 32, device: str = "cpu",
-                  desc: str = "likelihood") -> np.ndarray:
+                  desc: str = "likelihood", precision: str = "fp32") -> np.ndarray:
     """Mean log-probability of each example's target tokens given its prompt (length-sorted batches).
 
     With a query as prompt and a candidate document as target, this is a zero-shot ranker from the
@@ -130,7 +134,7 @@ def target_loglik(model, tokenizer, features: Sequence[dict], batch_size: int = 
     collator = DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=IGNORE, padding=True)
     order = np.argsort([len(f["input_ids"]) for f in features], kind="stable")
     out = np.empty(len(features), dtype=np.float32)
-    with torch.inference_mode():
+    with torch.inference_mode(), autocast(precision, device):
         for start in tqdm(range(0, len(order), batch_size), desc=desc, mininterval=5):
             idx = order[start : start + batch_size]
             batch = {k: v.to(device) for k, v in collator([dict(features[i]) for i in idx]).items()}

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from sentence_transformers import SentenceTransformer
 
+from distilrank.precision import autocast
 from distilrank.rankers import document_text
 
 
@@ -29,18 +30,29 @@ def embed(model: SentenceTransformer, texts: Sequence[str], batch_size: int = 64
                         show_progress_bar=False)
 
 
-def score_frame(model: SentenceTransformer, df: pd.DataFrame, batch_size: int = 64) -> np.ndarray:
+def score_frame(model: SentenceTransformer, df: pd.DataFrame, batch_size: int = 64, precision: str = "fp32") -> np.ndarray:
     """Cosine of query and document (title + summary) embeddings for each row of a candidates frame.
 
     Each distinct query and document is embedded once, however many rows share it.
     """
-    if df.empty:
-        return np.zeros(0, dtype=np.float32)
-    docs = [document_text(t, s) for t, s in zip(df["title"], df["summary"], strict=True)]
-    doc_keys = pd.Series(docs).astype("category")
-    query_keys = df["query"].astype("category")
-    d_emb = embed(model, list(doc_keys.cat.categories), batch_size)
-    q_emb = embed(model, list(query_keys.cat.categories), batch_size)
-    q_rows = q_emb[query_keys.cat.codes.to_numpy()]
-    d_rows = d_emb[doc_keys.cat.codes.to_numpy()]
-    return np.einsum("nd,nd->n", q_rows, d_rows).astype(np.float32)
+    return score_frames(model, {"": df}, batch_size, precision)[""]
+
+
+def score_frames(model: SentenceTransformer, frames: dict[str, pd.DataFrame], batch_size: int = 64,
+                 precision: str = "fp32", device: str = "cpu") -> dict[str, np.ndarray]:
+    """`score_frame` for several frames at once: each distinct query and document of all of them is
+    embedded once (lists of different splits share most of the collection's documents), under
+    `precision`'s autocast on `device`."""
+    docs = {name: [document_text(t, s) for t, s in zip(df["title"], df["summary"], strict=True)] for name, df in frames.items()}
+    doc_keys = pd.Categorical([d for name in frames for d in docs[name]])
+    query_keys = pd.Categorical([q for df in frames.values() for q in df["query"]])
+    if len(doc_keys) == 0:
+        return {name: np.zeros(0, dtype=np.float32) for name in frames}
+    with autocast(precision, device):
+        d_emb = embed(model, list(doc_keys.categories), batch_size)
+        q_emb = embed(model, list(query_keys.categories), batch_size)
+    scores = np.einsum("nd,nd->n", q_emb[query_keys.codes], d_emb[doc_keys.codes]).astype(np.float32)
+    out, start = {}, 0
+    for name, df in frames.items():
+        out[name], start = scores[start : start + len(df)], start + len(df)
+    return out

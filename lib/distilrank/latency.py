@@ -24,6 +24,7 @@ from transformers import (
     Qwen2Config,
 )
 
+from distilrank.precision import autocast
 from distilrank.rankers import LastTokenScorer
 
 # Paper-size architectures (random weights: latency does not depend on them).
@@ -67,13 +68,15 @@ def random_batch(vocab_size: int, batch_size: int, seq_len: int, seed: int = 0, 
     return batch
 
 
-def torch_runner(model: torch.nn.Module, batch: dict[str, torch.Tensor], device: str) -> Callable[[], object]:
-    """One forward pass of `model` on `batch` under `inference_mode`, synchronised on CUDA."""
+def torch_runner(model: torch.nn.Module, batch: dict[str, torch.Tensor], device: str,
+                 precision: str = "fp32") -> Callable[[], object]:
+    """One forward pass of `model` on `batch` under `inference_mode` and `precision`'s autocast,
+    synchronised on CUDA."""
     model.eval()
     inputs = {k: v.to(device) for k, v in batch.items()}
 
     def run() -> object:
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast(precision, device):
             out = model(**inputs).logits
         if device.startswith("cuda"):
             torch.cuda.synchronize()
@@ -144,3 +147,31 @@ def measure(fn: Callable[[], object], batch_size: int, seq_len: int, warmup: int
             price_per_hour: float) -> Latency:
     """`time_calls` then `summarise_times`."""
     return summarise_times(time_calls(fn, warmup, repeats), batch_size, seq_len, warmup, price_per_hour)
+
+
+def forward_flops(config: PretrainedConfig, seq_len: int, n_sequences: int = 1) -> float:
+    """Floating-point operations of one forward pass of a transformer encoder or decoder body over
+    `n_sequences` of `seq_len` tokens: 2 per multiply-add of the per-token weight matmuls
+    (attention projections and the feed-forward; embeddings are look-ups and cost none) plus the
+    attention scores and their weighted sum (QK^T and AV, 2 x 2 x seq_len^2 x hidden per layer).
+    A training step costs about 3 times this (forward, and backward twice its size)."""
+    h, layers, ffn = config.hidden_size, config.num_hidden_layers, config.intermediate_size
+    heads = config.num_attention_heads
+    kv = getattr(config, "num_key_value_heads", None) or heads
+    attn_proj = h * h * 2 + h * (h // heads) * kv * 2  # Q and O, K and V (grouped-query: fewer KV heads)
+    gated = getattr(config, "hidden_act", "") == "silu"  # Llama/Qwen feed-forwards have a gate matrix
+    ffn_mats = (3 if gated else 2) * h * ffn
+    per_token = 2 * layers * (attn_proj + ffn_mats)
+    attention = 4 * layers * seq_len * seq_len * h
+    return float(n_sequences * (seq_len * per_token + attention))
+
+
+def matmul_gflops(size: int = 1024, dtype: torch.dtype = torch.float32, repeats: int = 10) -> float:
+    """This machine's measured dense matmul rate (GFLOP/s) for square `size` matrices of `dtype`
+    on the CPU with torch's threads: the ceiling the training and scoring rates are read against."""
+    a = torch.randn(size, size).to(dtype)
+    a @ a  # warm-up
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ a
+    return 2 * size**3 * repeats / (time.perf_counter() - start) / 1e9

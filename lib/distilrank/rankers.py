@@ -4,14 +4,16 @@
   token's final hidden state goes through one dense layer to a score. Hub LLMs and the embedded
   teacher share this code path.
 - `cross_encoder`: a BERT `AutoModelForSequenceClassification` with one output (the students).
-- `encode_pairs` tokenises (query, document) pairs once; `score_pairs` scores them in batches
-  under `torch.inference_mode` with a progress bar.
+- `encode_pairs` tokenises (query, document) pairs; `encode_frame` does so once per frame and
+  tokenizer (cached); `score_pairs` scores them in batches under `torch.inference_mode` and the
+  run's autocast precision, with a progress bar.
 Both model kinds return `.logits` of shape (N, 1), so training and scoring never ask which is which.
 """
 
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from transformers import AutoModel, AutoModelForSequenceClassification, AutoToke
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from distilrank.paths import atomic_dir
+from distilrank.precision import autocast
 from distilrank.prep import load_prepared, save_prepared
 
 
@@ -155,12 +158,14 @@ def pad_batch(sequences: Sequence[Sequence[int]], pad_id: int, segment_after: in
 
 
 def score_pairs(model: nn.Module, sequences: Sequence[Sequence[int]], pad_id: int, batch_size: int = 32,
-                device: str = "cpu", desc: str = "scoring", segment_after: int | None = None) -> np.ndarray:
-    """Score encoded pairs in length-sorted batches (little padding); returns scores in input order."""
+                device: str = "cpu", desc: str = "scoring", segment_after: int | None = None,
+                precision: str = "fp32") -> np.ndarray:
+    """Score encoded pairs in length-sorted batches (little padding) under `precision`'s autocast;
+    returns float32 scores in input order."""
     model.eval().to(device)
     order = np.argsort([len(s) for s in sequences], kind="stable")
     scores = np.empty(len(sequences), dtype=np.float32)
-    with torch.inference_mode():
+    with torch.inference_mode(), autocast(precision, device):
         for start in tqdm(range(0, len(order), batch_size), desc=desc, unit="batch", mininterval=5):
             idx = order[start : start + batch_size]
             batch = pad_batch([sequences[i] for i in idx], pad_id, segment_after)
@@ -168,10 +173,39 @@ def score_pairs(model: nn.Module, sequences: Sequence[Sequence[int]], pad_id: in
     return scores
 
 
+_ENCODED: OrderedDict[tuple, list[list[int]]] = OrderedDict()
+ENCODED_CACHE_SIZE = 12  # frames kept: a notebook's lists (train, dev, test, transfer set) per tokenizer
+
+
+def tokenizer_key(tokenizer) -> tuple:
+    """What identifies a tokenizer's encoding: its source path (when it was loaded from one) and
+    class and vocabulary size; an in-memory tokenizer without a path is keyed by identity."""
+    name = str(getattr(tokenizer, "name_or_path", "") or "")
+    ident = name if name and Path(name).exists() else f"id:{id(tokenizer)}"
+    return ident, type(tokenizer).__name__, len(tokenizer)
+
+
+def frame_key(df: pd.DataFrame) -> bytes:
+    """A digest of a candidates frame's text columns (query, title, summary), row order included."""
+    import hashlib
+
+    hashed = pd.util.hash_pandas_object(df[["query", "title", "summary"]], index=False).to_numpy()
+    return hashlib.blake2b(hashed.tobytes(), digest_size=16).digest()
+
+
 def encode_frame(tokenizer, df: pd.DataFrame, max_len: int, decoder: bool) -> list[list[int]]:
-    """`encode_pairs` over a candidates frame (columns query, title, summary)."""
+    """`encode_pairs` over a candidates frame (columns query, title, summary), tokenised once: the
+    same frame, tokenizer and length again (another system trained or scored on the same lists)
+    is served from an in-process cache."""
+    key = (tokenizer_key(tokenizer), max_len, decoder, frame_key(df))
+    if key in _ENCODED:
+        _ENCODED.move_to_end(key)
+        return _ENCODED[key]
     docs = [document_text(t, s) for t, s in zip(df["title"], df["summary"], strict=True)]
-    return encode_pairs(tokenizer, list(df["query"]), docs, max_len, decoder)
+    _ENCODED[key] = encoded = encode_pairs(tokenizer, list(df["query"]), docs, max_len, decoder)
+    while len(_ENCODED) > ENCODED_CACHE_SIZE:
+        _ENCODED.popitem(last=False)
+    return encoded
 
 
 def is_decoder(model: nn.Module) -> bool:
@@ -199,11 +233,11 @@ def save_ranker(model: nn.Module, tokenizer, path: str | Path, max_len: int | No
 
 
 def score_candidates(model: nn.Module, tokenizer, df: pd.DataFrame, max_len: int, batch_size: int, device: str,
-                     desc: str = "scoring") -> np.ndarray:
+                     desc: str = "scoring", precision: str = "fp32") -> np.ndarray:
     """Scores of a candidates frame's rows (encoded as the model's kind reads them)."""
     seqs = encode_frame(tokenizer, df, max_len, is_decoder(model))
     return score_pairs(model, seqs, tokenizer.pad_token_id, batch_size, device, desc=desc,
-                       segment_after=segment_token(model, tokenizer))
+                       segment_after=segment_token(model, tokenizer), precision=precision)
 
 
 def save_scores(frames: dict[str, pd.DataFrame], path: str | Path) -> None:

@@ -1,4 +1,4 @@
-"""Run-time helpers every notebook uses: seeds, device, figures, wall time."""
+"""Run-time helpers every notebook uses: seeds, device and precision, figures, wall time, hardware."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from distilrank import precision as precision_
 from distilrank.paths import atomic_path, output_dir
 
 
@@ -80,3 +81,32 @@ def hardware() -> dict[str, str | int | None]:
     summary = f"{cpu}, {cores} cores" + (f", {mem_gb} GB RAM" if mem_gb else "") + (f", GPU {gpu}" if gpu else ", no GPU")
     return {"cpu": cpu, "cores": cores, "memory_gb": mem_gb, "gpu": gpu, "torch": torch.__version__,
             "summary": f"{summary}; torch {torch.__version__}"}
+
+
+HARDWARE_FILE = "hardware.json"
+
+
+def record_hardware(profile: str, precision: dict[str, object]) -> dict[str, object]:
+    """Write `outputs/<profile>/hardware.json` (results.json's companion): the machine and the
+    precision the run used, atomically; returns what it wrote."""
+    import json
+
+    machine = {**hardware(), "precision": precision}
+    machine["summary"] = f"{machine['summary']}; {precision['summary']}"
+    path = output_dir(profile) / HARDWARE_FILE
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(machine, indent=1))
+    return machine
+
+
+def start_run(cfg) -> tuple[str, str]:
+    """A training or scoring notebook's first step: seed, then the device and precision it runs at
+    (`cfg.device`, `cfg.precision` resolved on this hardware), recorded in hardware.json and
+    printed. Returns (device, precision)."""
+    set_seed(cfg.seed)
+    device = pick_device(cfg.device)
+    used = precision_.resolve(cfg.precision, device)
+    info = precision_.describe(cfg.precision, used, device)
+    machine = record_hardware(cfg.profile, info)
+    print(f"profile {cfg.profile!r} on {device}, {info['summary']}; {machine['cpu']}, {machine['cores']} cores")
+    return device, used

@@ -1,0 +1,90 @@
+"""Numeric precision that follows the hardware: `precision: auto | fp32 | bf16 | fp16`.
+
+`auto` picks bf16 autocast where the hardware computes bf16 natively (a CPU with AVX512-BF16 or
+AMX-BF16, read from `/proc/cpuinfo`'s flags; a CUDA GPU that torch says supports bf16), and fp32
+otherwise: on a CPU without those instructions bf16 is emulated and many times slower than fp32.
+Training uses `Trainer`'s mixed precision (`trainer_flags`), scoring `autocast`; weights stay fp32.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+CHOICES = ("auto", "fp32", "bf16", "fp16")
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def cpu_flags(cpuinfo: str | None = None) -> set[str]:
+    """The CPU's feature flags from `/proc/cpuinfo` text (read from the file when not given);
+    empty where there is no such file."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return set()
+    for line in cpuinfo.splitlines():
+        if line.startswith("flags"):
+            return set(line.split(":", 1)[1].split())
+    return set()
+
+
+def cpu_has_bf16(flags: set[str] | None = None) -> bool:
+    """Whether the CPU computes bf16 natively (AVX512-BF16 or AMX-BF16)."""
+    flags = cpu_flags() if flags is None else flags
+    return any(f in flags for f in BF16_CPU_FLAGS)
+
+
+def cuda_has_bf16() -> bool:
+    """Whether torch sees a CUDA device that supports bf16."""
+    import torch
+
+    return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+
+
+def resolve(requested: str, device: str, *, native_bf16: bool | None = None) -> str:
+    """The precision a run uses on `device` (`cpu` or `cuda`): `fp32`, `bf16` or `fp16`.
+
+    `native_bf16` (detected when None) says whether that device computes bf16 natively. `auto`
+    gives bf16 there and fp32 elsewhere; an explicit choice is kept, except fp16 on a CPU (no
+    mixed-precision training there), which is an error.
+    """
+    if requested not in CHOICES:
+        raise ValueError(f"precision must be one of {CHOICES}, not {requested!r}")
+    if native_bf16 is None:
+        native_bf16 = cuda_has_bf16() if device == "cuda" else cpu_has_bf16()
+    if requested == "auto":
+        return "bf16" if native_bf16 else "fp32"
+    if requested == "fp16" and device != "cuda":
+        raise ValueError("precision fp16 needs a CUDA device; on a CPU use bf16 (native bf16 only) or fp32")
+    return requested
+
+
+def torch_dtype(precision: str):
+    """The torch dtype of an autocast precision (`fp32` -> float32)."""
+    import torch
+
+    return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+
+
+def autocast(precision: str, device: str) -> contextlib.AbstractContextManager:
+    """`torch.autocast` for bf16/fp16 on `device`; a no-op context for fp32."""
+    import torch
+
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(device_type="cuda" if device == "cuda" else "cpu", dtype=torch_dtype(precision))
+
+
+def trainer_flags(precision: str) -> dict[str, bool]:
+    """`TrainingArguments` keywords for mixed-precision training at `precision`."""
+    return {"bf16": precision == "bf16", "fp16": precision == "fp16"}
+
+
+def describe(requested: str, used: str, device: str, native_bf16: bool | None = None) -> dict[str, object]:
+    """What `hardware.json` records about precision, and what notebooks print."""
+    if native_bf16 is None:
+        native_bf16 = cuda_has_bf16() if device == "cuda" else cpu_has_bf16()
+    why = ("native bf16" if native_bf16 else "no native bf16 on this device") if requested == "auto" else "set by the profile"
+    return {"requested": requested, "used": used, "device": device, "native_bf16": bool(native_bf16),
+            "summary": f"precision {used} ({requested}: {why})"}
