@@ -111,6 +111,13 @@ def test_smoke_chain_runs_every_notebook(tmp_path):
     assert {"teacher", "llm", "bert-12", "bert-6", "bert6-hybrid", "bert6-hybrid-onnx", "bert6-hybrid-onnx-int8"} <= set(latency)
     assert all(v > 0 for v in latency.values())
     assert (out / "students" / "bert6-hybrid-onnx-int8" / "model.onnx").is_file()
+    # 08: the four curriculum students, each with the profile's steps and a curve point per round
+    hardware = json.loads((out / "hardware.json").read_text())
+    assert hardware["precision"]["used"] in {"fp32", "bf16"} and hardware["precision"]["requested"] == "auto"
+    for name in ("bert6-uniform", "bert6-rebalanced", "bert6-curriculum", "bert6-curriculum-rebalanced"):
+        assert {"pnr", "ndcg@5", "ndcg@10"} <= {r.metric for r in rows if r.system == name}, name
+        curve = load_curve(out / "scores" / name)
+        assert curve["steps"] == 4 and [h["step"] for h in curve["history"]] == [2, 4], name
     # 09: the simulated online evaluation: A/B changes, interleaving and side-by-side shares
     online = {(r.system, r.metric): r.value for r in rows}
     pair = "bert6-hybrid vs bert6-labels"

@@ -170,6 +170,28 @@ class DistillParams(_Section):
     batch_size: int = Field(64, ge=1, description="scoring batch size")
 
 
+class CurriculumParams(_Section):
+    """Notebook 08: a TAPIR-style curriculum (`distilrank.curriculum`) for the hybrid student.
+
+    Four students (uniform, rebalanced, curriculum, curriculum-rebalanced) learn from the same
+    teacher with the hybrid loss for `steps` steps each, with `distill`'s other settings; the
+    learning curve has a point at every round boundary."""
+
+    steps: int = Field(ge=1, description="optimiser steps per student (the same for all four)")
+    clusters: int = Field(ge=1, description="k of the k-means task categories over query embeddings")
+    rounds: int = Field(ge=1, description="curriculum rounds; the first samples by the base weights (warm-up)")
+    hard_share_start: float = Field(ge=0, le=1, description="share of draws for hard queries in round 2 ...")
+    hard_share_end: float = Field(ge=0, le=1, description="... rising linearly to this in the last round")
+    difficulty_depth: int = Field(ge=2, description="difficulty is measured on the teacher's top-k candidates per query")
+    examples_per_cluster: int = Field(3, ge=1, description="example queries shown per category")
+
+    @model_validator(mode="after")
+    def _rounds_fit(self) -> CurriculumParams:
+        if self.steps < self.rounds:
+            raise ValueError(f"steps ({self.steps}) must be at least rounds ({self.rounds})")
+        return self
+
+
 class ReportParams(_Section):
     """Notebook 05: the offline report."""
 
@@ -259,6 +281,7 @@ class Params(_Section):
     teacher: TeacherParams
     labels_student: RankTrainParams
     distill: DistillParams
+    curriculum: CurriculumParams
     report: ReportParams
     latency: LatencyParams
     online: OnlineParams

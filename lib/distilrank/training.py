@@ -41,6 +41,7 @@ class Group:
 
     sequences: list[list[int]]
     targets: list[float]
+    query_id: str = ""
 
 
 def groups_from_frame(df: pd.DataFrame, sequences: Sequence[list[int]], target: str = "gain") -> list[Group]:
@@ -48,41 +49,45 @@ def groups_from_frame(df: pd.DataFrame, sequences: Sequence[list[int]], target: 
     if len(df) != len(sequences):
         raise ValueError(f"groups_from_frame: {len(df)} rows but {len(sequences)} sequences")
     out = []
-    for _, idx in df.groupby("query_id", sort=False).indices.items():
-        out.append(Group([sequences[i] for i in idx], [float(v) for v in df[target].to_numpy()[idx]]))
+    for qid, idx in df.groupby("query_id", sort=False).indices.items():
+        out.append(Group([sequences[i] for i in idx], [float(v) for v in df[target].to_numpy()[idx]], str(qid)))
     return out
 
 
-def sample_groups(groups: Sequence[Group], group_size: int, epochs: int, seed: int) -> list[Group]:
-    """`epochs` passes over the groups, each group cut to `group_size` candidates (seeded).
+def cut_group(g: Group, group_size: int, rng: np.random.Generator) -> Group:
+    """`g` cut to `group_size` candidates (all of them, shuffled, when it has no more): one random
+    candidate with a target above the group's minimum (so there is always an ordered pair to learn
+    from) plus `group_size - 1` random others."""
+    t = np.asarray(g.targets, dtype=np.float64)
+    if len(t) <= group_size:
+        keep = rng.permutation(len(t))
+    else:
+        better = np.flatnonzero(t > t.min())
+        first = rng.choice(better) if len(better) else rng.integers(len(t))
+        rest = rng.choice(np.delete(np.arange(len(t)), first), size=group_size - 1, replace=False)
+        keep = np.concatenate([[first], rest])
+    return Group([g.sequences[i] for i in keep], [float(t[i]) for i in keep], g.query_id)
 
-    A larger group keeps one random candidate with a target above the group's minimum (so there is
-    always an ordered pair to learn from) plus `group_size - 1` random others; the order of the
-    groups is shuffled per epoch. Groups with a single candidate are dropped.
-    """
+
+def sample_groups(groups: Sequence[Group], group_size: int, epochs: int, seed: int) -> list[Group]:
+    """`epochs` passes over the groups, each group cut to `group_size` candidates (`cut_group`,
+    seeded); the order of the groups is shuffled per epoch. Groups with a single candidate are
+    dropped."""
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(epochs):
         for g in (groups[i] for i in rng.permutation(len(groups))):
-            t = np.asarray(g.targets, dtype=np.float64)
-            if len(t) < 2:
-                continue
-            if len(t) <= group_size:
-                keep = rng.permutation(len(t))
-            else:
-                better = np.flatnonzero(t > t.min())
-                first = rng.choice(better) if len(better) else rng.integers(len(t))
-                rest = rng.choice(np.delete(np.arange(len(t)), first), size=group_size - 1, replace=False)
-                keep = np.concatenate([[first], rest])
-            out.append(Group([g.sequences[i] for i in keep], [float(t[i]) for i in keep]))
+            if len(g.targets) >= 2:
+                out.append(cut_group(g, group_size, rng))
     return out
 
 
 class GroupDataset(torch.utils.data.Dataset):
-    """A list of sampled groups as a torch dataset (the Trainer shuffles it with its seed)."""
+    """Sampled groups as a torch dataset (the Trainer shuffles it with its seed). A list, or a lazy
+    sequence that draws each group when the loop asks for it (`distilrank.curriculum`)."""
 
     def __init__(self, groups: Sequence[Group]) -> None:
-        self.groups = list(groups)
+        self.groups = groups
 
     def __len__(self) -> int:
         return len(self.groups)
@@ -148,11 +153,13 @@ class EvalEvery(TrainerCallback):
 def train_groups(model: torch.nn.Module, groups: Sequence[Group], loss_fn: Callable, pad_id: int, *,
                  output_dir: str, segment_after: int | None = None, lr: float, groups_per_step: int, seed: int, device: str,
                  warmup: float = 0.1, weight_decay: float = 0.01, precision: str = "fp32",
-                 evaluate: Callable[[torch.nn.Module], dict] | None = None, eval_every: int = 0) -> tuple[list[dict], int]:
+                 evaluate: Callable[[torch.nn.Module], dict] | None = None, eval_every: int = 0,
+                 callbacks: Sequence[TrainerCallback] = ()) -> tuple[list[dict], int]:
     """Train `model` on sampled groups for one pass; returns the learning curve (may be empty) and
     the number of steps taken.
 
-    `groups` are already sampled (`sample_groups`), so one pass covers every epoch. `precision`
+    `groups` are already sampled (`sample_groups`, or a lazy sampler), so one pass covers every
+    epoch; `callbacks` are more `TrainerCallback`s (a curriculum's round boundaries). `precision`
     (`fp32`, `bf16`, `fp16`) is Trainer's mixed precision; the optimiser is torch's fused AdamW
     (one kernel for all parameters: a fifth of a step's time on a 2-core CPU with the unfused one).
     """
@@ -166,7 +173,7 @@ def train_groups(model: torch.nn.Module, groups: Sequence[Group], loss_fn: Calla
     callback = EvalEvery(evaluate, eval_every) if evaluate is not None else None
     trainer = GroupTrainer(model=model, args=args, train_dataset=GroupDataset(groups),
                            data_collator=GroupCollator(pad_id, segment_after), loss_fn=loss_fn,
-                           callbacks=[callback] if callback else None)
+                           callbacks=[*([callback] if callback else []), *callbacks] or None)
     trainer.train()
     return (callback.history if callback else []), trainer.state.global_step
 
@@ -189,19 +196,27 @@ def budget_groups(groups: Sequence[Group], group_size: int, seed: int, *, epochs
 def fit_ranker(model: torch.nn.Module, tokenizer, groups_df: pd.DataFrame, params, *, seed: int, device: str,
                output_dir: str, target: str = "gain", dev_df: pd.DataFrame | None = None,
                loss_fn: Callable | None = None, steps: int | None = None,
-               qrels: pd.DataFrame | None = None, precision: str = "fp32") -> tuple[list[dict], int]:
+               qrels: pd.DataFrame | None = None, precision: str = "fp32",
+               sampler: Callable[[list[Group]], Sequence[Group]] | None = None,
+               callbacks: Sequence[TrainerCallback] = ()) -> tuple[list[dict], int]:
     """Train a ranker (teacher or student) on a candidates frame grouped by query.
 
     `params` has max_len, group_size, groups_per_step, lr, eval_every, curve_queries, batch_size,
     and either `epochs` and `loss` (`RankTrainParams`) or `steps` (`DistillParams`, with `loss_fn`
     given). Lists are tokenised once (`rankers.encode_frame`). With `dev_df`, dev NDCG@5 and PNR
     are measured every `eval_every` steps on the lists `curve_rows` picks (NDCG against `qrels` when
-    given). Returns that learning curve and the number of steps.
+    given). `sampler` turns the query groups into the sequence the loop reads (default: seeded
+    passes, `budget_groups`); `callbacks` go to the Trainer. Returns that learning curve and the
+    number of steps.
     """
     sequences = encode_frame(tokenizer, groups_df, params.max_len, is_decoder(model))
     segments = segment_token(model, tokenizer)
-    budget = {"steps": steps, "groups_per_step": params.groups_per_step} if steps is not None else {"epochs": params.epochs}
-    groups = budget_groups(groups_from_frame(groups_df, sequences, target), params.group_size, seed, **budget)
+    by_query = groups_from_frame(groups_df, sequences, target)
+    if sampler is not None:
+        groups = sampler(by_query)
+    else:
+        budget = {"steps": steps, "groups_per_step": params.groups_per_step} if steps is not None else {"epochs": params.epochs}
+        groups = budget_groups(by_query, params.group_size, seed, **budget)
     evaluate = None
     if dev_df is not None:
         curve_df = dev_df[curve_rows(dev_df, params.curve_queries, seed)].reset_index(drop=True)
@@ -214,7 +229,7 @@ def fit_ranker(model: torch.nn.Module, tokenizer, groups_df: pd.DataFrame, param
     return train_groups(model, groups, loss_fn if loss_fn is not None else losses.make_loss(params.loss),
                         tokenizer.pad_token_id, output_dir=output_dir, segment_after=segments, lr=params.lr,
                         groups_per_step=params.groups_per_step, seed=seed, device=device, precision=precision,
-                        evaluate=evaluate, eval_every=params.eval_every)
+                        evaluate=evaluate, eval_every=params.eval_every, callbacks=callbacks)
 
 
 def curve_rows(dev_df: pd.DataFrame, n_queries: int | None, seed: int) -> np.ndarray:
@@ -279,7 +294,9 @@ class TrainedSystem:
 def train_system(model: torch.nn.Module, tokenizer, groups_df: pd.DataFrame, params, eval_frames: dict[str, pd.DataFrame], *,
                  seed: int, device: str, work_dir: str, save_to: str | None = None, scores_to: str | None = None,
                  target: str = "gain", loss_fn: Callable | None = None, steps: int | None = None,
-                 qrels: pd.DataFrame | None = None, precision: str = "fp32") -> TrainedSystem:
+                 qrels: pd.DataFrame | None = None, precision: str = "fp32",
+                 sampler: Callable[[list[Group]], Sequence[Group]] | None = None,
+                 callbacks: Sequence[TrainerCallback] = ()) -> TrainedSystem:
     """Train a ranker on `groups_df`, score every frame of `eval_frames`, save model and scores.
 
     The learning curve reads `eval_frames["dev"]` when present; its end point comes from the dev
@@ -287,12 +304,13 @@ def train_system(model: torch.nn.Module, tokenizer, groups_df: pd.DataFrame, par
     (`save_ranker`), `scores_to` the cached scores (`save_scores`) and the learning curve
     (`learning_curve.json` inside it, read back by `load_curve`). `loss_fn` and `steps` go to
     `fit_ranker`, `qrels` (every judgment) to the learning curve's NDCG, `precision` to training
-    and scoring alike.
+    and scoring alike, `sampler` and `callbacks` (a curriculum) to `fit_ranker`.
     """
     start = time.perf_counter()
     dev_df = eval_frames.get("dev")
     history, taken = fit_ranker(model, tokenizer, groups_df, params, seed=seed, device=device, output_dir=work_dir,
-                                target=target, dev_df=dev_df, loss_fn=loss_fn, steps=steps, qrels=qrels, precision=precision)
+                                target=target, dev_df=dev_df, loss_fn=loss_fn, steps=steps, qrels=qrels, precision=precision,
+                                sampler=sampler, callbacks=callbacks)
     trained = time.perf_counter()
     scores = {name: score_candidates(model, tokenizer, df, params.max_len, params.batch_size, device, desc=name,
                                      precision=precision)

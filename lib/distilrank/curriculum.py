@@ -1,0 +1,260 @@
+"""TAPIR's task-aware curriculum (Yue et al., arXiv 2405.13448), carried over to ranking distillation.
+
+TAPIR distils an instruction-following LLM into a smaller one in rounds: it keeps the examples the
+student finds hard (Model Fitting Difficulty: how far the student's answer falls short of the
+teacher's), rebalances task categories so that abilities grow evenly, and raises the share of hard
+examples round by round. Its release has no training code; this ranking version is this project's
+own reading of it:
+
+- an *example* is a query's candidate list with the teacher's scores (a `training.Group`);
+- *difficulty* of a query is the disagreement between the current student's and the teacher's
+  orderings of the teacher's top candidates: (1 - Kendall's tau-b) / 2, 0 when they agree, 1 when
+  the student reverses the teacher (`query_difficulty`);
+- *task categories* are k-means clusters of the queries' `dense-minilm` embeddings
+  (`task_clusters`); *rebalancing* gives every category the same share of the draws
+  (`rebalance_weights`), or a share that grows with the category's difficulty;
+- a *curriculum* trains in rounds: the first round samples by the base weights (a warm-up), each
+  later one re-measures difficulty with the current student and gives the queries above the median
+  difficulty a rising share of the draws (`hard_share_schedule`, `curriculum_weights`).
+
+`WeightedGroups` is the sampler: a lazy sequence of groups, each drawn (seeded by its index) from
+the current weights when the training loop asks for it, so the loop (`training.train_groups`) does
+not change; `RoundBoundary` is the callback that re-weights it between rounds; `Curriculum` ties
+them to one student's plan (`train_system(..., sampler=plan.sampler(...), callbacks=plan.callbacks(...))`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy.stats import kendalltau
+from sklearn.cluster import KMeans
+from transformers import TrainerCallback
+
+from distilrank.training import Group, cut_group
+
+
+def query_difficulty(df: pd.DataFrame, student: str, teacher: str, depth: int | None = None) -> pd.Series:
+    """Per `query_id`: (1 - Kendall's tau-b between columns `student` and `teacher`) / 2 over the
+    query's rows, restricted to the teacher's top `depth` when given. NaN where tau is undefined
+    (one row, or constant scores on either side)."""
+    out = {}
+    for qid, g in df.groupby("query_id", sort=False):
+        if depth is not None:
+            g = g.nlargest(depth, teacher)
+        tau = kendalltau(g[student].to_numpy(), g[teacher].to_numpy()).statistic if len(g) > 1 else np.nan
+        out[qid] = (1 - tau) / 2 if np.isfinite(tau) else np.nan
+    return pd.Series(out, name="difficulty", dtype=float)
+
+
+def task_clusters(embeddings: np.ndarray, k: int, seed: int) -> KMeans:
+    """k-means (scikit-learn) over query embeddings: the task categories. `.labels_` labels the
+    fitted queries, `.predict` others (test queries, for NDCG@5 per category)."""
+    if not 1 <= k <= len(embeddings):
+        raise ValueError(f"task_clusters: k must be between 1 and the number of queries ({len(embeddings)}), not {k}")
+    return KMeans(n_clusters=k, n_init=10, random_state=seed).fit(embeddings)
+
+
+def rebalance_weights(labels: np.ndarray, strength: np.ndarray | None = None) -> np.ndarray:
+    """Sampling weights (summing to 1) that give each category an equal share of the draws, or,
+    with `strength` (one value >= 0 per category, e.g. its mean difficulty), a share proportional
+    to it; a category's share is split evenly among its queries."""
+    labels = np.asarray(labels)
+    cats, counts = np.unique(labels, return_counts=True)
+    share = np.ones(len(cats)) if strength is None else np.asarray(strength, dtype=float)[cats]
+    if np.any(share < 0) or share.sum() <= 0:
+        raise ValueError("rebalance_weights: strengths must be >= 0 and not all 0")
+    share = share / share.sum()
+    per_query = dict(zip(cats, share / counts, strict=True))
+    return np.array([per_query[c] for c in labels])
+
+
+def hard_share_schedule(rounds: int, start: float, end: float) -> list[float]:
+    """The share of draws that goes to hard queries in each round after the first (the warm-up
+    round samples by the base weights): `rounds - 1` values rising linearly from `start` to `end`."""
+    if rounds < 1 or not 0 <= start <= 1 or not 0 <= end <= 1:
+        raise ValueError("hard_share_schedule: rounds >= 1 and shares within [0, 1]")
+    if rounds == 1:
+        return []
+    return list(np.linspace(start, end, rounds - 1))
+
+
+def curriculum_weights(difficulty: np.ndarray, base: np.ndarray, hard_share: float) -> np.ndarray:
+    """`base` re-weighted so that the queries whose difficulty lies above the median (the hard
+    ones) get `hard_share` of the mass and the rest `1 - hard_share`, each side in proportion to
+    `base`. A query of unknown (NaN) difficulty counts as not hard. Sums to 1."""
+    difficulty = np.asarray(difficulty, dtype=float)
+    base = np.asarray(base, dtype=float)
+    known = np.isfinite(difficulty)
+    hard = np.zeros(len(difficulty), dtype=bool)
+    if known.any():
+        hard[known] = difficulty[known] > np.median(difficulty[known])
+    if not hard.any() or hard.all():
+        return base / base.sum()
+    w = np.where(hard, hard_share * base / base[hard].sum(), (1 - hard_share) * base / base[~hard].sum())
+    return w / w.sum()
+
+
+class WeightedGroups(Sequence):
+    """`n` groups drawn with replacement from `groups` by `weights`, each cut to `group_size`
+    (`training.cut_group`); draw i is seeded by (seed, i) and made when the loop asks for it, so
+    `set_weights` between rounds changes the draws still to come and nothing else."""
+
+    def __init__(self, groups: Sequence[Group], n: int, group_size: int, seed: int, weights: np.ndarray | None = None) -> None:
+        self.groups = [g for g in groups if len(g.targets) > 1]
+        if len(self.groups) != len(groups):
+            raise ValueError("WeightedGroups: every group needs two candidates (weights are per group)")
+        self.n, self.group_size, self.seed = n, group_size, seed
+        self.set_weights(np.ones(len(groups)) if weights is None else weights)
+
+    def set_weights(self, weights: np.ndarray) -> None:
+        """New sampling weights (one per group, >= 0, not all 0), normalised."""
+        w = np.asarray(weights, dtype=float)
+        if w.shape != (len(self.groups),) or np.any(w < 0) or w.sum() <= 0:
+            raise ValueError(f"WeightedGroups: need {len(self.groups)} weights >= 0, not all 0")
+        self.weights = w / w.sum()
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> Group:
+        if not 0 <= i < self.n:
+            raise IndexError(i)
+        rng = np.random.default_rng([self.seed, i])
+        return cut_group(self.groups[rng.choice(len(self.groups), p=self.weights)], self.group_size, rng)
+
+
+class RoundBoundary(TrainerCallback):
+    """Calls `on_round(model, r)` after steps `every`, `2 * every`, ..., `(rounds - 1) * every`:
+    round r + 1 starts with what it sets (new weights for a `WeightedGroups`). The loop may have
+    drawn the next batch already (a data loader looks one batch ahead): that one keeps the old
+    weights, the same way on every run."""
+
+    def __init__(self, every: int, rounds: int, on_round: Callable) -> None:
+        if every < 1:
+            raise ValueError(f"RoundBoundary: a round needs at least one step (every={every})")
+        self.every, self.rounds, self.on_round = every, rounds, on_round
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        step = state.global_step
+        if step % self.every == 0 and step // self.every < self.rounds:
+            was_training = model.training
+            self.on_round(model, step // self.every)
+            model.train(was_training)
+
+
+@dataclass
+class Curriculum:
+    """One student's sampling plan: `base` weights per query (uniform or rebalanced), and for
+    `rounds` > 1 the hard-query share of each later round (`hard_shares`), with difficulty
+    measured on `pool` (rows with `query_id` and the teacher's `teacher` column; the student's
+    scores of those rows come from the `score` function given to `callbacks`). With `categories`
+    (query_id -> task category), each later round also re-balances: every category's share of the
+    draws is half an equal share and half a share proportional to its mean difficulty (the
+    student's weakest tasks get most, a mastered one still half its equal share), before the hard
+    share is applied. `history` records each round: its first step, the hard share, the pool's
+    mean difficulty (and the categories' shares)."""
+
+    base: pd.Series
+    rounds: int = 1
+    hard_shares: Sequence[float] = ()
+    pool: pd.DataFrame | None = None
+    teacher: str = "target"
+    categories: pd.Series | None = None
+    history: list[dict] = field(default_factory=list)
+    difficulty: dict[int, pd.Series] = field(default_factory=dict)
+    groups: WeightedGroups | None = None
+
+    def __post_init__(self) -> None:
+        if self.rounds > 1 and (self.pool is None or len(self.hard_shares) != self.rounds - 1):
+            raise ValueError("Curriculum: rounds > 1 needs a difficulty pool and rounds - 1 hard shares")
+
+    def _aligned(self, values: pd.Series, default: float) -> np.ndarray:
+        return values.reindex([g.query_id for g in self.groups.groups]).fillna(default).to_numpy(dtype=float)
+
+    def sampler(self, steps: int, group_size: int, groups_per_step: int, seed: int) -> Callable[[list[Group]], WeightedGroups]:
+        """What `training.fit_ranker` calls on the query groups: `steps * groups_per_step` draws
+        by the base weights (a query the base does not name gets weight 0)."""
+        def make(groups: list[Group]) -> WeightedGroups:
+            self.groups = WeightedGroups(groups, steps * groups_per_step, group_size, seed)
+            self.groups.set_weights(self._aligned(self.base, 0.0))
+            self.history = [{"round": 1, "step": 0, "hard share": np.nan, "pool mean difficulty": np.nan}]
+            return self.groups
+        return make
+
+    def callbacks(self, steps: int, groups_per_step: int, score: Callable[[object], np.ndarray]) -> list[TrainerCallback]:
+        """The round boundaries (every `steps // rounds` steps): re-measure difficulty on the pool
+        with the current student (`score(model)` gives its scores of the pool's rows, in order)
+        and re-weight the draws still to come; none for a one-round plan."""
+        if self.rounds <= 1:
+            return []
+
+        def on_round(model, finished: int) -> None:
+            diff = query_difficulty(self.pool.assign(student=score(model)), "student", self.teacher)
+            self.difficulty[finished] = diff
+            share = self.hard_shares[finished - 1]
+            base, record = self.base, {}
+            if self.categories is not None:
+                strength = diff.groupby(self.categories.reindex(diff.index)).mean()
+                cats = self.categories.reindex(self.base.index)
+                codes = cats.to_numpy()
+                by_cat = strength.reindex(np.arange(codes.max() + 1)).fillna(strength.mean()).to_numpy()
+                harder = rebalance_weights(codes, by_cat) if by_cat.sum() > 0 else rebalance_weights(codes)
+                base = pd.Series(0.5 * rebalance_weights(codes) + 0.5 * harder, index=self.base.index)
+                record = {f"share of category {c}": float(base[cats == c].sum()) for c in sorted(cats.unique())}
+            self.groups.set_weights(curriculum_weights(self._aligned(diff, np.nan), self._aligned(base, 0.0), share))
+            self.history.append({"round": finished + 1, "step": finished * (steps // self.rounds), "hard share": share,
+                                 "pool mean difficulty": float(diff.mean()), **record})
+
+        return [RoundBoundary(steps // self.rounds, self.rounds, on_round)]
+
+
+def difficulty_pool(df: pd.DataFrame, teacher: str, depth: int) -> pd.DataFrame:
+    """The rows difficulty is measured on: each query's `depth` candidates the teacher ranks
+    highest (ties broken by row order), in the frame's query order."""
+    ranked = df.assign(_row=np.arange(len(df))).sort_values([teacher, "_row"], ascending=[False, True], kind="stable")
+    top = ranked.groupby("query_id", sort=False).head(depth)
+    return df.loc[df.index[np.sort(top["_row"].to_numpy())]].reset_index(drop=True)
+
+
+STUDENTS = ("uniform", "rebalanced", "curriculum", "curriculum-rebalanced")
+
+
+def four_plans(categories: pd.Series, pool: pd.DataFrame, rounds: int, hard_shares: Sequence[float],
+               teacher: str = "target") -> dict[str, Curriculum]:
+    """The four students' plans over the queries of `categories` (query_id -> category):
+    `uniform` (every query alike), `rebalanced` (every category alike), `curriculum` (uniform,
+    then rounds with a rising hard share) and `curriculum-rebalanced` (categories alike, then rounds
+    that re-balance toward the hardest categories and raise the hard share)."""
+    uniform = pd.Series(1.0 / len(categories), index=categories.index)
+    balanced = pd.Series(rebalance_weights(categories.to_numpy()), index=categories.index)
+    return {"uniform": Curriculum(uniform), "rebalanced": Curriculum(balanced),
+            "curriculum": Curriculum(uniform, rounds, hard_shares, pool, teacher),
+            "curriculum-rebalanced": Curriculum(balanced, rounds, hard_shares, pool, teacher, categories=categories)}
+
+
+def cluster_table(queries: pd.DataFrame, n_examples: int, seed: int) -> pd.DataFrame:
+    """Per category of `queries` (columns query_id, query, category; `t`-prefixed ids are title
+    pseudo-queries): how many training and pseudo-queries it holds and `n_examples` seeded example
+    queries, so a reader sees what the "tasks" are."""
+    rows = []
+    for cat, g in queries.groupby("category"):
+        pseudo = g.query_id.astype(str).str.startswith("t")
+        shown = g.sample(min(n_examples, len(g)), random_state=seed)["query"].str.slice(0, 90)
+        rows.append({"category": cat, "training queries": int((~pseudo).sum()), "pseudo-queries": int(pseudo.sum()),
+                     "examples": " | ".join(shown)})
+    return pd.DataFrame(rows).set_index("category")
+
+
+def pool_scorer(pool: pd.DataFrame, tokenizer, params, device: str, precision: str) -> Callable[[object], np.ndarray]:
+    """`score(model)` for `Curriculum.callbacks`: the model's scores of the pool's rows, at the
+    student's input length and batch size (the pool is tokenised once, `rankers.encode_frame`)."""
+    from distilrank.rankers import score_candidates
+
+    def score(model) -> np.ndarray:
+        return score_candidates(model, tokenizer, pool, params.max_len, params.batch_size, device, desc="difficulty", precision=precision)
+
+    return score
