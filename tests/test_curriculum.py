@@ -12,6 +12,7 @@ from distilrank.curriculum import (
     WeightedGroups,
     curriculum_weights,
     difficulty_pool,
+    hard_half,
     hard_share_schedule,
     query_difficulty,
     rebalance_weights,
@@ -66,7 +67,11 @@ def test_curriculum_weights_give_hard_queries_their_share():
     # the easy half of the mass is split by the base weights 1 : 3 : 1
     w = curriculum_weights(np.array([0.1, np.nan, 0.8, 0.9]), np.array([1.0, 3.0, 1.0, 1.0]), 0.5)
     np.testing.assert_allclose(w, [0.1, 0.3, 0.1, 0.5])
-    np.testing.assert_allclose(curriculum_weights(np.array([0.3, 0.3]), np.array([1.0, 3.0]), 0.9), [0.25, 0.75])  # nobody harder
+    # ties are split by a seeded shuffle: one of two equally hard queries is the hard half
+    tied = curriculum_weights(np.array([0.3, 0.3]), np.array([1.0, 1.0]), 0.9, seed=1)
+    np.testing.assert_allclose(sorted(tied), [0.1, 0.9])
+    np.testing.assert_array_equal(tied, curriculum_weights(np.array([0.3, 0.3]), np.array([1.0, 1.0]), 0.9, seed=1))
+    np.testing.assert_allclose(curriculum_weights(np.array([np.nan, 0.3]), np.array([1.0, 3.0]), 0.9), [0.25, 0.75])  # one known: no half
 
 
 def _groups(n=4):
@@ -153,8 +158,11 @@ def test_curriculum_rebalanced_rounds_favour_the_hardest_category(tmp_path):
     (boundary,) = plan.callbacks(4, 1, lambda m: scores)
     boundary.on_step_end(None, SimpleNamespace(global_step=2), None, model=torch.nn.Linear(1, 1))
     # category difficulty 0 for {q0, q1}, 0.5 for {q2, q3}: shares half equal (0.5, 0.5), half by
-    # difficulty (0, 1): 0.25 and 0.75, split evenly inside each category (0.125, 0.125, 0.375, 0.375);
-    # q2, the only query above the median difficulty, gets the hard half; the easy half goes to
-    # q0, q1, q3 by those base weights (1 : 1 : 3)
-    assert plan.history[1]["share of category 1"] == pytest.approx(0.75)
-    np.testing.assert_allclose(plan.groups.weights, [0.1, 0.1, 0.5, 0.3])
+    # difficulty (0, 1): 0.25 and 0.75, split evenly inside each category
+    base = np.array([0.125, 0.125, 0.375, 0.375])
+    difficulty = np.array([0.0, 0.0, 1.0, 0.0])
+    hard = hard_half(difficulty, seed=1)  # q2 and one of the three tied at 0 (seeded)
+    assert hard.sum() == 2 and hard[2]
+    expected = np.where(hard, 0.5 * base / base[hard].sum(), 0.5 * base / base[~hard].sum())
+    np.testing.assert_allclose(plan.groups.weights, expected)
+    assert plan.history[1]["draws in category 1"] == pytest.approx(expected[2:].sum())

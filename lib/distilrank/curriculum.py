@@ -14,8 +14,8 @@ own reading of it:
   (`task_clusters`); *rebalancing* gives every category the same share of the draws
   (`rebalance_weights`), or a share that grows with the category's difficulty;
 - a *curriculum* trains in rounds: the first round samples by the base weights (a warm-up), each
-  later one re-measures difficulty with the current student and gives the queries above the median
-  difficulty a rising share of the draws (`hard_share_schedule`, `curriculum_weights`).
+  later one re-measures difficulty with the current student and gives the harder half of the
+  queries a rising share of the draws (`hard_share_schedule`, `curriculum_weights`).
 
 `WeightedGroups` is the sampler: a lazy sequence of groups, each drawn (seeded by its index) from
 the current weights when the training loop asks for it, so the loop (`training.train_groups`) does
@@ -74,7 +74,8 @@ def rebalance_weights(labels: np.ndarray, strength: np.ndarray | None = None) ->
 
 def hard_share_schedule(rounds: int, start: float, end: float) -> list[float]:
     """The share of draws that goes to hard queries in each round after the first (the warm-up
-    round samples by the base weights): `rounds - 1` values rising linearly from `start` to `end`."""
+    round samples by the base weights): `rounds - 1` values rising linearly from `start` to `end`
+    (with two rounds, the one later round gets `start`)."""
     if rounds < 1 or not 0 <= start <= 1 or not 0 <= end <= 1:
         raise ValueError("hard_share_schedule: rounds >= 1 and shares within [0, 1]")
     if rounds == 1:
@@ -82,20 +83,31 @@ def hard_share_schedule(rounds: int, start: float, end: float) -> list[float]:
     return list(np.linspace(start, end, rounds - 1))
 
 
-def curriculum_weights(difficulty: np.ndarray, base: np.ndarray, hard_share: float) -> np.ndarray:
-    """`base` re-weighted so that the queries whose difficulty lies above the median (the hard
-    ones) get `hard_share` of the mass and the rest `1 - hard_share`, each side in proportion to
-    `base`. A query of unknown (NaN) difficulty counts as not hard. Sums to 1."""
+def curriculum_weights(difficulty: np.ndarray, base: np.ndarray, hard_share: float, seed: int = 0) -> np.ndarray:
+    """`base` re-weighted so that the harder half of the queries of known difficulty (ranked by
+    difficulty, ties broken by a seeded shuffle: a coarse difficulty such as Kendall's tau over a
+    few candidates has many ties) gets `hard_share` of the mass and the rest `1 - hard_share`,
+    each side in proportion to `base`. A query of unknown (NaN) difficulty counts as not hard.
+    Sums to 1."""
     difficulty = np.asarray(difficulty, dtype=float)
     base = np.asarray(base, dtype=float)
-    known = np.isfinite(difficulty)
-    hard = np.zeros(len(difficulty), dtype=bool)
-    if known.any():
-        hard[known] = difficulty[known] > np.median(difficulty[known])
-    if not hard.any() or hard.all():
+    hard = hard_half(difficulty, seed)
+    if not hard.any() or hard.all() or base[hard].sum() <= 0 or base[~hard].sum() <= 0:
         return base / base.sum()
     w = np.where(hard, hard_share * base / base[hard].sum(), (1 - hard_share) * base / base[~hard].sum())
     return w / w.sum()
+
+
+def hard_half(difficulty: np.ndarray, seed: int = 0) -> np.ndarray:
+    """A mask of the harder half (rounded down) of the queries of known difficulty: ranked by
+    difficulty, ties in a seeded random order."""
+    difficulty = np.asarray(difficulty, dtype=float)
+    known = np.flatnonzero(np.isfinite(difficulty))
+    tiebreak = np.random.default_rng(seed).permutation(len(known))
+    ranked = known[np.lexsort((tiebreak, -difficulty[known]))]  # hardest first
+    hard = np.zeros(len(difficulty), dtype=bool)
+    hard[ranked[: len(known) // 2]] = True
+    return hard
 
 
 class WeightedGroups(Sequence):
@@ -204,8 +216,10 @@ class Curriculum:
                 by_cat = strength.reindex(np.arange(codes.max() + 1)).fillna(strength.mean()).to_numpy()
                 harder = rebalance_weights(codes, by_cat) if by_cat.sum() > 0 else rebalance_weights(codes)
                 base = pd.Series(0.5 * rebalance_weights(codes) + 0.5 * harder, index=self.base.index)
-                record = {f"share of category {c}": float(base[cats == c].sum()) for c in sorted(cats.unique())}
-            self.groups.set_weights(curriculum_weights(self._aligned(diff, np.nan), self._aligned(base, 0.0), share))
+            self.groups.set_weights(curriculum_weights(self._aligned(diff, np.nan), self._aligned(base, 0.0), share, finished))
+            if self.categories is not None:  # the categories' shares of the draws, after the hard share
+                cats = self.categories.reindex([g.query_id for g in self.groups.groups]).to_numpy()
+                record = {f"draws in category {c}": float(self.groups.weights[cats == c].sum()) for c in sorted(set(cats))}
             self.history.append({"round": finished + 1, "step": finished * (steps // self.rounds), "hard share": share,
                                  "pool mean difficulty": float(diff.mean()), **record})
 
