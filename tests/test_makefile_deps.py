@@ -372,6 +372,7 @@ def test_profile_reads_attributes_known_readers_and_falls_back_to_all():
     assert profile_reads(ast.parse("unknown(cfg)"), readers) is ALL
     assert profile_reads(ast.parse("greedy(cfg)"), readers) is ALL
     assert profile_reads(ast.parse("c = cfg"), readers) is ALL
+    assert profile_reads(ast.parse("d = cfg.model_dump()"), readers) is ALL  # the whole profile, not a section
     assert profile_reads(ast.parse("print(x)"), readers) == set()
 
 

@@ -15,6 +15,9 @@ def test_cpu_flags_are_read_from_cpuinfo_text():
     assert not precision.cpu_has_bf16(precision.cpu_flags(AVX2_ONLY))
     assert precision.cpu_has_bf16(precision.cpu_flags(SAPPHIRE))
     assert precision.cpu_has_bf16({"avx512_bf16"}) and precision.cpu_has_bf16({"amx_bf16"})
+    graviton3 = "processor\t: 0\nFeatures\t: fp asimd sve bf16 i8mm\n"  # ARM names the line Features
+    assert precision.cpu_has_bf16(precision.cpu_flags(graviton3))
+    assert not precision.cpu_has_bf16(precision.cpu_flags("Features\t: fp asimd\n"))
 
 
 def test_auto_follows_the_hardware_and_explicit_choices_are_kept():
@@ -43,4 +46,13 @@ def test_autocast_and_trainer_flags():
 def test_describe_says_why():
     d = precision.describe("auto", "fp32", "cpu", native_bf16=False)
     assert d["used"] == "fp32" and not d["native_bf16"] and "no native bf16" in d["summary"]
-    assert "set by the profile" in precision.describe("bf16", "bf16", "cpu", native_bf16=False)["summary"]
+    forced = precision.describe("bf16", "bf16", "cpu", native_bf16=False)["summary"]
+    assert "set by the profile" in forced and "emulates" in forced
+    assert "emulates" not in precision.describe("bf16", "bf16", "cpu", native_bf16=True)["summary"]
+
+
+def test_cuda_bf16_counts_native_support_only(monkeypatch):
+    calls = {}
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: calls.setdefault("emulation", including_emulation) and True)
+    assert precision.cuda_has_bf16() is False and calls["emulation"] is False

@@ -124,3 +124,19 @@ def test_encode_frame_tokenises_a_frame_once_per_tokenizer(monkeypatch):
     rankers.encode_frame(tok, df, 16, decoder=False)  # another length
     rankers.encode_frame(tok, df.assign(query=["wing", "heat"]), 32, decoder=False)  # other text
     assert len(calls) == 3
+
+
+def test_encode_frame_cache_is_bounded_in_pairs(monkeypatch):
+    import pandas as pd
+    from transformers import AutoTokenizer
+
+    from distilrank import rankers
+    from distilrank.backbones import model_path
+
+    monkeypatch.setattr(rankers, "ENCODED_CACHE_PAIRS", 3)
+    monkeypatch.setattr(rankers, "_ENCODED", rankers.OrderedDict())
+    tok = AutoTokenizer.from_pretrained(model_path("minilm-l6"))
+    df = pd.DataFrame({"query": ["a", "b"], "title": ["x", "y"], "summary": ["", ""]})
+    rankers.encode_frame(tok, df, 16, decoder=False)
+    rankers.encode_frame(tok, df.assign(query=["c", "d"]), 16, decoder=False)  # 4 pairs > 3: the first goes
+    assert len(rankers._ENCODED) == 1

@@ -38,6 +38,7 @@ PACKAGE = "distilrank"
 MAGIC_PREFIXES = ("%", "!")
 PROFILE = "cfg"  # the name notebooks and lib functions give the validated profile
 ALL = None  # "every section"
+PROFILE_METHODS = {"dict", "json", "copy"}  # pydantic methods without the model_ prefix
 
 
 def strip_magics(source: str) -> str:
@@ -174,6 +175,8 @@ def profile_reads(tree: ast.AST, readers: dict[str, set[str] | None], name: str 
     sections: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == name:
+            if node.attr.startswith(("model_", "_")) or node.attr in PROFILE_METHODS:
+                return ALL  # a method of the whole profile (model_dump, copy, ...), not a section
             sections.add(node.attr)
     for node in ast.walk(tree):
         if not (isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load)) or id(node) in as_value:

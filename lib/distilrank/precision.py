@@ -12,7 +12,7 @@ import contextlib
 from pathlib import Path
 
 CHOICES = ("auto", "fp32", "bf16", "fp16")
-BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")  # x86 AVX512-BF16 and AMX-BF16; ARM's BF16 extension
 
 
 def cpu_flags(cpuinfo: str | None = None) -> set[str]:
@@ -24,7 +24,7 @@ def cpu_flags(cpuinfo: str | None = None) -> set[str]:
         except OSError:
             return set()
     for line in cpuinfo.splitlines():
-        if line.startswith("flags"):
+        if line.startswith(("flags", "Features")):  # x86 names the line flags, ARM Features
             return set(line.split(":", 1)[1].split())
     return set()
 
@@ -36,10 +36,11 @@ def cpu_has_bf16(flags: set[str] | None = None) -> bool:
 
 
 def cuda_has_bf16() -> bool:
-    """Whether torch sees a CUDA device that supports bf16."""
+    """Whether torch sees a CUDA device that computes bf16 natively (Ampere or newer): torch's
+    default also counts devices that only emulate it (a T4, a V100), where bf16 is slow."""
     import torch
 
-    return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False))
 
 
 def resolve(requested: str, device: str, *, native_bf16: bool | None = None) -> str:
@@ -85,6 +86,9 @@ def describe(requested: str, used: str, device: str, native_bf16: bool | None = 
     """What `hardware.json` records about precision, and what notebooks print."""
     if native_bf16 is None:
         native_bf16 = cuda_has_bf16() if device == "cuda" else cpu_has_bf16()
-    why = ("native bf16" if native_bf16 else "no native bf16 on this device") if requested == "auto" else "set by the profile"
+    if requested == "auto":
+        why = "native bf16" if native_bf16 else "no native bf16 on this device"
+    else:
+        why = "set by the profile" + ("; this device emulates bf16, slowly" if used == "bf16" and not native_bf16 else "")
     return {"requested": requested, "used": used, "device": device, "native_bf16": bool(native_bf16),
             "summary": f"precision {used} ({requested}: {why})"}

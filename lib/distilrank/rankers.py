@@ -173,13 +173,15 @@ def score_pairs(model: nn.Module, sequences: Sequence[Sequence[int]], pad_id: in
     return scores
 
 
-_ENCODED: OrderedDict[tuple, list[list[int]]] = OrderedDict()
+_ENCODED: OrderedDict[tuple, tuple[object, list[list[int]]]] = OrderedDict()
 ENCODED_CACHE_SIZE = 12  # frames kept: a notebook's lists (train, dev, test, transfer set) per tokenizer
+ENCODED_CACHE_PAIRS = 2_000_000  # and at most this many encoded pairs in all (a paper-size collection)
 
 
 def tokenizer_key(tokenizer) -> tuple:
     """What identifies a tokenizer's encoding: its source path (when it was loaded from one) and
-    class and vocabulary size; an in-memory tokenizer without a path is keyed by identity."""
+    class and vocabulary size; an in-memory tokenizer without a path is keyed by identity (the
+    cache holds it, so its id cannot be reused while the entry lives)."""
     name = str(getattr(tokenizer, "name_or_path", "") or "")
     ident = name if name and Path(name).exists() else f"id:{id(tokenizer)}"
     return ident, type(tokenizer).__name__, len(tokenizer)
@@ -196,14 +198,16 @@ def frame_key(df: pd.DataFrame) -> bytes:
 def encode_frame(tokenizer, df: pd.DataFrame, max_len: int, decoder: bool) -> list[list[int]]:
     """`encode_pairs` over a candidates frame (columns query, title, summary), tokenised once: the
     same frame, tokenizer and length again (another system trained or scored on the same lists)
-    is served from an in-process cache."""
+    is served from an in-process cache (least recently used first out, bounded in frames and in
+    pairs)."""
     key = (tokenizer_key(tokenizer), max_len, decoder, frame_key(df))
-    if key in _ENCODED:
+    if key in _ENCODED and (not key[0][0].startswith("id:") or _ENCODED[key][0] is tokenizer):
         _ENCODED.move_to_end(key)
-        return _ENCODED[key]
+        return _ENCODED[key][1]
     docs = [document_text(t, s) for t, s in zip(df["title"], df["summary"], strict=True)]
-    _ENCODED[key] = encoded = encode_pairs(tokenizer, list(df["query"]), docs, max_len, decoder)
-    while len(_ENCODED) > ENCODED_CACHE_SIZE:
+    encoded = encode_pairs(tokenizer, list(df["query"]), docs, max_len, decoder)
+    _ENCODED[key] = (tokenizer, encoded)
+    while len(_ENCODED) > 1 and (len(_ENCODED) > ENCODED_CACHE_SIZE or sum(len(v[1]) for v in _ENCODED.values()) > ENCODED_CACHE_PAIRS):
         _ENCODED.popitem(last=False)
     return encoded
 

@@ -3,7 +3,8 @@ and `results.md` beside `results.json` (`make report PROFILE=...`).
 
 The index and `results.md` carry the results table (value and 95% CI per system and metric), each
 notebook's wall time (papermill's record in the executed notebook) and the hardware the run
-recorded (`hardware.json`, written by notebook 05).
+recorded (`hardware.json`, written by every notebook as it starts: `runtime.start_run`; it
+describes the machine and precision of the notebook that ran last).
 """
 
 from __future__ import annotations
@@ -68,10 +69,11 @@ def _markdown(df: pd.DataFrame, index: str) -> str:
 
 
 def hardware(out: Path) -> str:
-    """The hardware the run recorded (notebook 05's `hardware.json`), or a note that it did not."""
+    """The hardware and precision the run recorded (`hardware.json`, written by the notebook that
+    ran last), or a note that it did not."""
     path = out / "hardware.json"
     if not path.is_file():
-        return "not recorded (notebook 05 writes hardware.json)"
+        return "not recorded (every notebook writes hardware.json as it starts)"
     return json.loads(path.read_text())["summary"]
 
 
