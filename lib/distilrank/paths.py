@@ -8,11 +8,13 @@ leaves a half-written file behind under the final name.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import distilrank
 
@@ -83,3 +85,9 @@ def atomic_dir(target: str | Path) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_json(obj: Any, path: str | Path) -> None:
+    """A JSON file, atomically (`atomic_path`)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=1) + "\n")

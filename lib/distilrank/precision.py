@@ -43,6 +43,11 @@ def cuda_has_bf16() -> bool:
     return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False))
 
 
+def has_native_bf16(device: str) -> bool:
+    """Whether `device` (`cpu` or `cuda`) computes bf16 natively (`cuda_has_bf16`, `cpu_has_bf16`)."""
+    return cuda_has_bf16() if device == "cuda" else cpu_has_bf16()
+
+
 def resolve(requested: str, device: str, *, native_bf16: bool | None = None) -> str:
     """The precision a run uses on `device` (`cpu` or `cuda`): `fp32`, `bf16` or `fp16`.
 
@@ -53,7 +58,7 @@ def resolve(requested: str, device: str, *, native_bf16: bool | None = None) -> 
     if requested not in CHOICES:
         raise ValueError(f"precision must be one of {CHOICES}, not {requested!r}")
     if native_bf16 is None:
-        native_bf16 = cuda_has_bf16() if device == "cuda" else cpu_has_bf16()
+        native_bf16 = has_native_bf16(device)
     if requested == "auto":
         return "bf16" if native_bf16 else "fp32"
     if requested == "fp16" and device != "cuda":
@@ -85,7 +90,7 @@ def trainer_flags(precision: str) -> dict[str, bool]:
 def describe(requested: str, used: str, device: str, native_bf16: bool | None = None) -> dict[str, object]:
     """What `hardware.json` records about precision, and what notebooks print."""
     if native_bf16 is None:
-        native_bf16 = cuda_has_bf16() if device == "cuda" else cpu_has_bf16()
+        native_bf16 = has_native_bf16(device)
     if requested == "auto":
         why = "native bf16" if native_bf16 else "no native bf16 on this device"
     else:

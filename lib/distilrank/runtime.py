@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from distilrank import precision as precision_
-from distilrank.paths import atomic_path, output_dir
+from distilrank.paths import atomic_path, output_dir, write_json
 
 
 def set_seed(seed: int) -> None:
@@ -89,13 +89,9 @@ HARDWARE_FILE = "hardware.json"
 def record_hardware(profile: str, precision: dict[str, object]) -> dict[str, object]:
     """Write `outputs/<profile>/hardware.json` (results.json's companion): the machine and the
     precision the run used, atomically; returns what it wrote."""
-    import json
-
     machine = {**hardware(), "precision": precision}
     machine["summary"] = f"{machine['summary']}; {precision['summary']}"
-    path = output_dir(profile) / HARDWARE_FILE
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(machine, indent=1))
+    write_json(machine, output_dir(profile) / HARDWARE_FILE)
     return machine
 
 
@@ -105,8 +101,9 @@ def start_run(cfg) -> tuple[str, str]:
     printed. Returns (device, precision)."""
     set_seed(cfg.seed)
     device = pick_device(cfg.device)
-    used = precision_.resolve(cfg.precision, device)
-    info = precision_.describe(cfg.precision, used, device)
+    native = precision_.has_native_bf16(device)  # read once: resolve and describe both need it
+    used = precision_.resolve(cfg.precision, device, native_bf16=native)
+    info = precision_.describe(cfg.precision, used, device, native_bf16=native)
     machine = record_hardware(cfg.profile, info)
     print(f"profile {cfg.profile!r} on {device}, {info['summary']}; {machine['cpu']}, {machine['cores']} cores")
     return device, used

@@ -16,7 +16,10 @@ from typing import Any
 import torch
 
 from distilrank import backbones
-from distilrank.paths import atomic_dir, atomic_path
+from distilrank.paths import atomic_dir
+from distilrank.paths import (
+    write_json as write_json,  # where notebooks and training.py import it from
+)
 
 
 def build_variant(variant: str, cfg: Any, corpus_texts: Iterable[str], seed: int) -> tuple[torch.nn.Module, Any]:
@@ -37,12 +40,6 @@ def save_lm(model: torch.nn.Module, tokenizer: Any, path: str | Path) -> None:
     with atomic_dir(path) as tmp:
         model.save_pretrained(str(tmp))
         tokenizer.save_pretrained(str(tmp))
-
-
-def write_json(obj: Any, path: str | Path) -> None:
-    """A JSON file, atomically."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=1) + "\n")
 
 
 def read_choice(cpt_root: str | Path) -> dict:
