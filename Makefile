@@ -3,6 +3,7 @@
 #
 #   make replicate                 # the embedded default profile (Cranfield, 2-core CPU)
 #   make replicate PROFILE=smoke   # tiny sizes, seconds per notebook
+#   make replicate PARAMS=path/to/mine.yaml   # a profile kept anywhere (outputs/<its profile:>/)
 #   make report                    # the executed notebooks as HTML + results.md
 #   make test
 #
@@ -12,6 +13,12 @@
 # notebook a later stage trusts.
 
 SHELL := /bin/bash
+# PARAMS=path names a params file kept anywhere; the profile (and so outputs/<profile>/) is its
+# `profile:` key. Otherwise PROFILE names params/<PROFILE>.yaml.
+ifdef PARAMS
+PROFILE := $(shell sed -n 's/^profile:[[:space:]]*\([^[:space:]#]*\).*/\1/p' '$(PARAMS)' 2>/dev/null | head -n 1)
+$(if $(PROFILE),,$(error PARAMS=$(PARAMS): no such file, or it has no top-level 'profile:' key))
+endif
 PROFILE ?= default
 OUTPUTS ?= outputs
 PYTHON ?= python3
@@ -19,7 +26,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 ENV_STAMP := $(VENV)/.installed
 OUT := $(OUTPUTS)/$(PROFILE)
-PARAMS := params/$(PROFILE).yaml
+PARAMS ?= params/$(PROFILE).yaml
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 EXECUTED := $(patsubst notebooks/%,$(OUT)/%,$(NOTEBOOKS))
 LIB := $(shell find lib -name '*.py' -not -path '*/__pycache__/*')
@@ -32,7 +39,7 @@ export DISTILRANK_OUTPUTS := $(abspath $(OUTPUTS))
 .DELETE_ON_ERROR:
 
 help:
-	@sed -n '2,12p' Makefile
+	@sed -n '2,13p' Makefile
 
 env: $(ENV_STAMP)
 
@@ -55,7 +62,7 @@ $(OUT)/%.ipynb: notebooks/%.ipynb $(ENV_STAMP)
 	@mkdir -p $(OUT)
 	@echo "== $* [profile $(PROFILE)]"
 	@start=$$(date +%s); \
-	$(PY) -m papermill $< $(OUT)/$*.partial.ipynb -f $(PARAMS) -k distilrank --cwd notebooks --log-level ERROR \
+	$(PY) -m papermill $< $(OUT)/$*.partial.ipynb -f $(PARAMS) -p params_file $(abspath $(PARAMS)) -k distilrank --cwd notebooks --log-level ERROR \
 	  && mv $(OUT)/$*.partial.ipynb $@ \
 	  && echo "== $* done in $$(( $$(date +%s) - start )) s -> $@"
 

@@ -1,4 +1,6 @@
-"""Shared fixtures: the real Cranfield files and small synthetic collections."""
+"""Shared fixtures: the real Cranfield files and small synthetic collections, and the paper-shaped
+chain (`test_paper_profile.py`), started in the background as soon as the suite is collected: on
+two cores it runs beside the other tests and the smoke chain instead of after them."""
 
 from __future__ import annotations
 
@@ -11,6 +13,38 @@ from distilrank.data import Collection, Doc
 from distilrank.paths import ROOT
 
 CRANFIELD = (ROOT / ".." / "shared" / "data" / "cranfield").resolve()
+_PAPER_CHAIN: dict = {}
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the paper-shaped chain when a collected test asks for it (`paper_chain`)."""
+    if any("paper_chain" in getattr(item, "fixturenames", ()) for item in session.items):
+        import tempfile
+
+        from test_paper_profile import start_chain  # noqa: I001 (tests/ is on sys.path: pytest's prepend import mode)
+
+        folder = Path(tempfile.mkdtemp(prefix="paper-chain-"))
+        _PAPER_CHAIN.update(folder=folder, process=start_chain(folder))
+
+
+@pytest.fixture(scope="session")
+def paper_chain():
+    """(folder, make's exit code, make's output) of the paper-shaped chain, waiting for it."""
+    if "process" not in _PAPER_CHAIN:
+        pytest.fail("the paper-shaped chain was not started at collection")
+    returncode = _PAPER_CHAIN["process"].wait()
+    yield _PAPER_CHAIN["folder"], returncode, (_PAPER_CHAIN["folder"] / "make.log").read_text()
+    shutil.rmtree(_PAPER_CHAIN["folder"], ignore_errors=True)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A chain still running when the session ends (a test run cut short) is stopped."""
+    process = _PAPER_CHAIN.get("process")
+    if process is not None and process.poll() is None:
+        process.kill()
+        process.wait()
+    if "folder" in _PAPER_CHAIN:
+        shutil.rmtree(_PAPER_CHAIN["folder"], ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

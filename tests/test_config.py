@@ -4,7 +4,7 @@ import pytest
 import yaml
 
 from distilrank import config
-from distilrank.config import ParamsError, load_params, notebook_params
+from distilrank.config import ParamsError, load_params, notebook_params, scientific_floats, validate
 from distilrank.paths import ROOT
 
 PROFILES = sorted(p.stem for p in (ROOT / "params").glob("*.yaml"))
@@ -51,7 +51,7 @@ def test_wrong_type_is_an_error(tmp_path, smoke_raw):
 
 def test_missing_data_directory_is_an_error(tmp_path, smoke_raw):
     smoke_raw["data"]["path"] = str(tmp_path / "nowhere")
-    with pytest.raises(ParamsError, match=r"data: Value error, path does not exist: .*nowhere"):
+    with pytest.raises(ParamsError, match=r"data: Value error, data.path does not exist: .*nowhere"):
         load_params(_write(tmp_path, smoke_raw))
 
 
@@ -95,3 +95,31 @@ def test_notebook_params_names_a_shadowed_key():
 
     with pytest.raises(ParamsError, match=r"\['prep'\] name modules"):
         notebook_params({"profile": "smoke", "prep": prep_module})
+
+
+def test_scientific_floats_are_read_as_floats(tmp_path, smoke_raw):
+    # YAML 1.1 reads `5e-5` as a string; a profile (or papermill's -f) must still take it
+    text = (ROOT / "params" / "smoke.yaml").read_text().replace("lr: 5.0e-5", "lr: 5e-5").replace("minilm: 1.0e-4", "minilm: 1e-4")
+    path = tmp_path / "sci.yaml"
+    path.write_text(text)
+    params = load_params(path)
+    assert params.teacher.lr == 5e-5 and params.cpt.lr["minilm"] == 1e-4
+    assert scientific_floats({"a": ["2E+3", "x1e5", "1e5x", "path/1e5"]}) == {"a": [2000.0, "x1e5", "1e5x", "path/1e5"]}
+
+
+def test_trec_source_needs_its_three_files(tmp_path, smoke_raw):
+    for name in ("docs.jsonl", "queries.tsv"):
+        (tmp_path / name).write_text("x")
+    raw = {**smoke_raw, "data": {"source": "trec", "docs": str(tmp_path / "docs.jsonl"), "queries": str(tmp_path / "queries.tsv"),
+                                 "qrels": str(tmp_path / "qrels.txt")}}
+    with pytest.raises(ParamsError, match=r"data.qrels does not exist: .*qrels.txt"):
+        validate(raw, "x")
+    with pytest.raises(ParamsError, match="needs data.docs"):
+        validate({**raw, "data": {"source": "trec"}}, "x")
+
+
+def test_notebook_params_reads_a_params_file_kept_anywhere(tmp_path):
+    path = tmp_path / "mine.yaml"
+    path.write_text((ROOT / "params" / "smoke.yaml").read_text().replace("profile: smoke", "profile: mine"))
+    params = notebook_params({"profile": "mine", "params_file": str(path), "seed": 5})
+    assert params.profile == "mine" and params.seed == 5

@@ -2,9 +2,18 @@ import json
 import sys
 import types
 
+import pyarrow as pa
 import pytest
 
-from distilrank.data import DataError, read_clicklog, read_cranfield, read_ir_datasets
+from distilrank.data import (
+    DataError,
+    Doc,
+    DocStore,
+    read_clicklog,
+    read_cranfield,
+    read_ir_datasets,
+    read_trec,
+)
 
 
 @pytest.fixture(scope="module")
@@ -164,3 +173,67 @@ def test_ir_datasets_max_queries_is_seeded(monkeypatch):
     a = read_ir_datasets("x", max_queries=1, seed=3)
     b = read_ir_datasets("x", max_queries=1, seed=3)
     assert list(a.queries) == list(b.queries) and len(a.queries) == 1
+
+
+# --------------------------------------------------------------------------- TREC-style files and DocStore
+
+
+def _trec(tmp_path, docs=None, queries="q1\tflutter of wings\nq2\tshock waves\nq3\tunjudged\n", qrels="q1 0 a 2\nq2 0 b 1\nq2 0 c 0\n",
+          qname="queries.tsv"):
+    docs = docs if docs is not None else [{"doc_id": "a", "title": "wing flutter", "text": "flutter of a  swept wing"},
+                                          {"doc_id": "b", "title": "", "text": "shock waves"}, {"doc_id": "c", "text": "a cone"}]
+    (tmp_path / "docs.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs) if isinstance(docs, list) else docs)
+    (tmp_path / qname).write_text(queries)
+    (tmp_path / "qrels.txt").write_text(qrels)
+    return tmp_path / "docs.jsonl", tmp_path / qname, tmp_path / "qrels.txt"
+
+
+def test_read_trec_reads_docs_queries_and_qrels(tmp_path):
+    col = read_trec(*_trec(tmp_path))
+    assert isinstance(col.docs, DocStore) and len(col.docs) == 3
+    assert col.docs["a"] == Doc("a", "wing flutter", "flutter of a swept wing")
+    assert col.docs["c"].title == "" and "z" not in col.docs
+    assert col.queries == {"q1": "flutter of wings", "q2": "shock waves"}
+    assert col.qrels == {"q1": {"a": 2}, "q2": {"b": 1, "c": 0}}
+    assert col.report["queries without judgments (dropped)"] == 1
+    assert [d.doc_id for d in col.docs.values()] == ["a", "b", "c"] == list(col.docs)
+
+
+def test_read_trec_reads_jsonl_queries_and_numeric_ids(tmp_path):
+    docs = [{"doc_id": 7, "text": "seven"}, {"doc_id": 8, "text": "eight"}]
+    col = read_trec(*_trec(tmp_path, docs, '{"query_id": 1, "text": "seven"}\n', "1 0 7 1\n", qname="queries.jsonl"))
+    assert col.docs["7"].body == "seven" and col.queries == {"1": "seven"} and col.qrels == {"1": {"7": 1}}
+
+
+@pytest.mark.parametrize("case, match", [
+    ({"qrels": "q1 0 zz 1\n"}, r"qrels.txt:1: document 'zz' is not in the documents file"),
+    ({"qrels": "q1 0 a 1\nq9 0 a 1\n"}, r"qrels.txt:2: query 'q9' is not in the queries file"),
+    ({"qrels": "q1 0 a 1\nq1 0 a 2\n"}, r"qrels.txt:2: query 'q1' judges document 'a' twice"),
+    ({"qrels": "q1 a 1\n"}, r"qrels.txt:1: expected 'query_id iteration doc_id gain'"),
+    ({"queries": "q1\tx\nq1\ty\n"}, r"queries.tsv:2: duplicate query id 'q1'"),
+    ({"queries": "q1 no tab\n"}, r"queries.tsv:1: expected 'query_id<TAB>text'"),
+    ({"docs": [{"doc_id": "a", "text": "x"}, {"doc_id": "a", "text": "y"}]}, r"docs.jsonl:2: duplicate doc_id 'a' \(first at record 1\)"),
+    ({"docs": [{"doc_id": "a", "text": "x"}, {"doc_id": "b", "title": " ", "text": ""}]}, r"docs.jsonl:2: document 'b' is empty"),
+    ({"docs": [{"doc_id": "a"}]}, r"docs.jsonl: records lack the key 'text'"),
+    ({"docs": '{"doc_id": "a", "text": "x"}\nnot json\n'}, r"docs.jsonl:2: not a JSON object per line"),
+])
+def test_read_trec_names_file_line_and_problem(tmp_path, case, match):
+    with pytest.raises(DataError, match=match):
+        read_trec(*_trec(tmp_path, **case))
+
+
+def test_read_trec_missing_file(tmp_path):
+    docs, queries, qrels = _trec(tmp_path)
+    with pytest.raises(DataError, match="documents file not found"):
+        read_trec(tmp_path / "nope.jsonl", queries, qrels)
+    with pytest.raises(DataError, match="missing data file"):
+        read_trec(docs, tmp_path / "nope.tsv", qrels)
+
+
+def test_docstore_looks_up_ids_by_binary_search():
+    table = pa.table({"doc_id": ["z", "b", "m"], "title": ["", "t", ""], "body": ["zz", "bb", "mm"]})
+    store = DocStore(table)
+    assert store["m"] == Doc("m", "", "mm") and store.position("z") == 0 and store.position("q") is None
+    assert list(store) == ["z", "b", "m"] and len(store) == 3
+    with pytest.raises(KeyError):
+        store["q"]

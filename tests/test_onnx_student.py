@@ -36,6 +36,22 @@ def test_onnx_student_matches_eager_and_int8_stays_close(tiny_student, tmp_path)
     assert (tmp_path / "int8" / "model.onnx").stat().st_size < (tmp_path / "onnx" / "model.onnx").stat().st_size
 
 
+def test_export_leaves_the_callers_model_as_it_was(tiny_student, tmp_path):
+    # notebook 06 exports the saved fp32 student; a model the caller holds in bf16 must stay bf16
+    model, tok = tiny_student
+    held = AutoModelForSequenceClassification.from_config(model.config).to(torch.bfloat16)
+    before = {k: v.clone() for k, v in held.state_dict().items()}
+    export_onnx(held, tok, tmp_path / "onnx", max_len=32)
+    assert all(v.dtype == torch.bfloat16 and torch.equal(v, before[k]) for k, v in held.state_dict().items())
+
+
+def test_a_tokenizer_without_segments_still_exports(tiny_student, tmp_path):
+    model, tok = tiny_student
+    tok = AutoTokenizer.from_pretrained(model_path("minilm-l6"), model_input_names=["input_ids", "attention_mask"])
+    export_onnx(model, tok, tmp_path / "onnx", max_len=32)
+    assert {i.name for i in OnnxRanker(tmp_path / "onnx").session.get_inputs()} >= {"input_ids", "attention_mask"}
+
+
 def test_missing_onnx_student_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no ONNX student"):
         OnnxRanker(tmp_path)

@@ -75,3 +75,32 @@ def test_save_and_load_prepared(tmp_path, tiny_collection, index):
         prep.save_prepared({"x": []}, tmp_path / "other")
     with pytest.raises(FileNotFoundError, match="run notebook 01"):
         prep.load_prepared(tmp_path / "absent")
+
+
+def test_cpt_examples_say_when_no_gain_reaches_the_threshold(tiny_collection):
+    clicks = type(tiny_collection)("clicks", tiny_collection.docs, tiny_collection.queries,
+                                   {q: {d: min(g, 1) for d, g in j.items()} for q, j in tiny_collection.qrels.items()})
+    with pytest.raises(ValueError, match=r"no judgment reaches prep.cpt_min_gain = 2 \(the largest gain in the collection is 1"):
+        prep.cpt_examples(clicks, ["1", "2"], min_gain=2)
+    assert len(prep.cpt_examples(clicks, ["1", "2"], min_gain=1)) == 4
+
+
+def test_judged_docs_outside_the_retrieved_depth_keep_their_exact_bm25_score(tiny_collection, index):
+    rows = prep.eval_candidates(tiny_collection, index, ["2"], depth=1, add_judged=True)
+    full = index.scores(tiny_collection.queries["2"])
+    for r in rows:
+        assert r["bm25_score"] == pytest.approx(float(full[index.position(r["doc_id"])]), abs=1e-6)
+        assert (r["bm25_rank"] >= 1) == (r["bm25_score"] > 0)  # ranked within RANK_DEPTH when BM25 scores it at all
+
+
+def test_an_arrow_corpus_is_saved_without_python_rows(tmp_path):
+    import pyarrow as pa
+
+    from distilrank.data import Collection, DocStore
+
+    store = DocStore(pa.table({"doc_id": ["a", "b"], "title": ["t", ""], "body": ["x y", "z"]}))
+    table = prep.corpus_rows(Collection("c", store, {"q": "x"}, {"q": {"a": 1}}))
+    assert isinstance(table, pa.Table) and table.column_names == ["doc_id", "title", "summary"]
+    prep.save_prepared({"corpus": table}, tmp_path / "p")
+    assert prep.load_prepared(tmp_path / "p")["corpus"].to_list() == [{"doc_id": "a", "title": "t", "summary": "x y"},
+                                                                     {"doc_id": "b", "title": "", "summary": "z"}]

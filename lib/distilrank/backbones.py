@@ -105,12 +105,15 @@ def scratch_decoder(texts: Iterable[str], vocab_size: int, hidden: int, layers: 
     return AutoModelForCausalLM.from_config(config), tokenizer
 
 
-def hub_decoder(name: str, dtype: str = "auto") -> tuple[torch.nn.Module, PreTrainedTokenizerFast]:
-    """A hub causal LM and its tokenizer (paper profile; needs internet on first use)."""
+def hub_decoder(name: str, **load: object) -> tuple[torch.nn.Module, PreTrainedTokenizerFast]:
+    """A hub causal LM (a hub id, or a folder in hub format) and its tokenizer; `load` goes to
+    `from_pretrained` (dtype, quantization_config: `finetune.load_kwargs`). Needs internet on first
+    use of a hub id; a tokenizer without a pad token pads with its EOS (pooling reads the attention
+    mask, so padding with EOS cannot move the scored token)."""
     tokenizer = AutoTokenizer.from_pretrained(name)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    return AutoModelForCausalLM.from_pretrained(name, dtype=dtype), tokenizer
+    return AutoModelForCausalLM.from_pretrained(name, **load), tokenizer
 
 
 def n_parameters(model: torch.nn.Module) -> int:

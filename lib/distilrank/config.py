@@ -9,6 +9,7 @@ papermill injected on top of it.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,21 +28,35 @@ class _Section(BaseModel):
 
 
 class DataParams(_Section):
-    """Where the collection comes from (`distilrank.data`)."""
+    """Where the collection comes from (`distilrank.data`).
 
-    source: Literal["cranfield", "ir_datasets", "clicklog"]
+    `trec` reads your own collection in the common research format: `docs` (JSONL with `doc_id`,
+    `title`, `text`), `queries` (TSV `query_id<TAB>text`, or JSONL with `query_id`, `text`) and
+    `qrels` (TREC format: `query_id 0 doc_id gain`). Relative paths are taken from the repository
+    root; absolute paths work from anywhere.
+    """
+
+    source: Literal["cranfield", "ir_datasets", "clicklog", "trec"]
     path: str | None = Field(None, description="cranfield folder or clicklog JSONL file")
+    docs: str | None = Field(None, description="trec: documents JSONL (doc_id, title, text)")
+    queries: str | None = Field(None, description="trec: queries TSV or JSONL (query_id, text)")
+    qrels: str | None = Field(None, description="trec: judgments in TREC qrels format")
     ir_datasets_id: str | None = None
     verify_checksums: bool = True
     max_queries: int | None = Field(None, ge=1, description="subsample queries (large sources)")
 
     @model_validator(mode="after")
     def _source_needs(self) -> DataParams:
-        if self.source in ("cranfield", "clicklog"):
-            if self.path is None:
-                raise ValueError(f"source '{self.source}' needs data.path")
-            if not resolve(self.path).exists():
-                raise ValueError(f"path does not exist: {self.path} (resolved to {resolve(self.path)})")
+        files = {"path": self.path} if self.source in ("cranfield", "clicklog") else {}
+        if self.source == "trec":
+            files = {"docs": self.docs, "queries": self.queries, "qrels": self.qrels}
+        elif self.docs or self.queries or self.qrels:
+            raise ValueError("docs, queries and qrels apply to source 'trec' only")
+        for key, value in files.items():
+            if value is None:
+                raise ValueError(f"source '{self.source}' needs data.{key}")
+            if not resolve(value).exists():
+                raise ValueError(f"data.{key} does not exist: {value} (resolved to {resolve(value)})")
         if self.source == "ir_datasets" and not self.ir_datasets_id:
             raise ValueError("source 'ir_datasets' needs data.ir_datasets_id")
         if self.source != "ir_datasets" and (self.ir_datasets_id or self.max_queries):
@@ -108,8 +123,6 @@ class CPTParams(_Section):
     pseudo_examples: int = Field(ge=0, description="title -> summary examples added from pseudo-queries")
     max_examples: int | None = Field(None, ge=1, description="cap on CPT training examples")
     n_generate: int = Field(3, ge=0)
-    bf16: bool = False
-    gradient_checkpointing: bool = False
 
     @model_validator(mode="after")
     def _lr_per_variant(self) -> CPTParams:
@@ -251,6 +264,39 @@ class OnlineParams(_Section):
         return self
 
 
+class LoraParams(_Section):
+    """LoRA adapters (peft): rank, scale and which linear layers get one."""
+
+    r: int = Field(16, ge=1, description="adapter rank")
+    alpha: int = Field(32, ge=1, description="scale numerator: updates are scaled by alpha / r")
+    dropout: float = Field(0.05, ge=0, lt=1)
+    target_modules: list[str] | Literal["all-linear"] | None = Field(
+        None, description="layer names (e.g. q_proj, v_proj); all-linear; or null: peft's default for the architecture")
+
+
+class LLMParams(_Section):
+    """How the decoder is trained in CPT (notebook 02) and as the ranking teacher (notebook 03)
+    (`distilrank.finetune`).
+
+    `full` trains every weight, kept in fp32 (master weights) under the run's mixed `precision`;
+    `lora` freezes the backbone, stored in `base_dtype`, and trains low-rank adapters (and the
+    score head) in fp32; `qlora` stores the frozen backbone in 4 bits (bitsandbytes, CUDA only).
+    Adapters are merged into the saved decoder, so later stages load a plain checkpoint.
+    """
+
+    finetune: Literal["full", "lora", "qlora"] = "full"
+    base_dtype: Literal["fp32", "bf16"] = Field("fp32", description="storage of frozen backbone weights (lora)")
+    gradient_checkpointing: bool = Field(False, description="recompute activations in the backward pass: less memory, ~30% more time")
+    lora: LoraParams = Field(default_factory=LoraParams)
+
+    @model_validator(mode="after")
+    def _master_weights(self) -> LLMParams:
+        if self.finetune == "full" and self.base_dtype != "fp32":
+            raise ValueError("finetune 'full' updates every weight: they stay fp32 master weights "
+                             "(mixed precision comes from `precision`); base_dtype bf16 is for lora")
+        return self
+
+
 class ModelParams(_Section):
     """Which models each stage starts from.
 
@@ -278,6 +324,7 @@ class Params(_Section):
     prep: PrepParams
     models: ModelParams
     cpt: CPTParams
+    llm: LLMParams = Field(default_factory=LLMParams)
     teacher: TeacherParams
     labels_student: RankTrainParams
     distill: DistillParams
@@ -308,12 +355,29 @@ def _format(err: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
+_SCIENTIFIC = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
+def scientific_floats(raw: Any) -> Any:
+    """`raw` with every string written like `5e-5` read as the float it means.
+
+    YAML 1.1 (PyYAML, and papermill's `-f`) reads a float only with a dot in its mantissa, so
+    `lr: 5e-5` arrives as the string "5e-5"; a learning rate is written so more often than not.
+    """
+    if isinstance(raw, dict):
+        return {k: scientific_floats(v) for k, v in raw.items()}
+    if isinstance(raw, list):
+        return [scientific_floats(v) for v in raw]
+    return float(raw) if isinstance(raw, str) and _SCIENTIFIC.fullmatch(raw.strip()) else raw
+
+
 def validate(raw: Any, source: str) -> Params:
-    """Validate a mapping as a profile; `source` names it in the error."""
+    """Validate a mapping as a profile (`5e-5` style strings read as floats); `source` names it
+    in the error."""
     if not isinstance(raw, dict):
         raise ParamsError(f"invalid parameters in {source}: expected a mapping at the top level")
     try:
-        return Params.model_validate(raw)
+        return Params.model_validate(scientific_floats(raw))
     except ValidationError as err:
         raise ParamsError(_format(err, source)) from None
 
@@ -350,15 +414,16 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 def notebook_params(namespace: dict[str, Any]) -> Params:
     """The profile a notebook runs with.
 
-    Reads `params/<profile>.yaml` for the `profile` variable of the notebook's parameters cell, then
-    applies every top-level profile key found in `namespace` (what papermill injected, e.g. with
-    `-f params/smoke.yaml -p seed 7`), and validates the result. Call it first thing after the
-    parameters cell, before an import can shadow a section name (`prep` is also a module).
+    Reads the params file named by the notebook's `params_file` variable (what `make replicate
+    PARAMS=path` injects: a profile kept anywhere) or else `params/<profile>.yaml` for its
+    `profile` variable, then applies every top-level profile key found in `namespace` (what
+    papermill injected, e.g. with `-f params/smoke.yaml -p seed 7`), and validates the result.
+    Call it first thing after the parameters cell, before an import can shadow a section name
+    (`prep` is also a module).
     """
     import types
 
-    profile = namespace.get("profile", "default")
-    path = profile_path(profile)
+    path = resolve(namespace["params_file"]) if namespace.get("params_file") else profile_path(namespace.get("profile", "default"))
     raw = read_yaml(path)
     injected = {k: namespace[k] for k in Params.model_fields if k in namespace}
     shadowed = [k for k, v in injected.items() if isinstance(v, types.ModuleType)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,7 @@ import torch
 from tqdm.auto import tqdm
 from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
 
+from distilrank import finetune
 from distilrank.precision import autocast, trainer_flags
 from distilrank.rankers import decoder_prompt, document_text, end_token_id
 
@@ -81,20 +83,24 @@ def build_features(tokenizer, rows: Sequence[dict], max_len: int) -> list[dict[s
 
 def train_cpt(model, tokenizer, features: Sequence[dict], *, output_dir: str, epochs: float, lr: float,
               batch_size: int, seed: int, device: str, warmup: float = 0.05, precision: str = "fp32",
-              gradient_checkpointing: bool = False) -> list[dict]:
+              llm: Any = None) -> list[dict]:
     """Causal-LM training on target tokens with `Trainer` (mixed `precision`: fp32, bf16, fp16; fused
-    AdamW); returns the logged loss history."""
+    AdamW); returns the logged loss history. `llm` (the profile's `llm:` section) adds LoRA
+    adapters and gradient checkpointing (`finetune.prepare`); adapters are merged into `model`'s
+    weights after training, so `model` is the trained decoder either way."""
     args = TrainingArguments(
         output_dir=output_dir, per_device_train_batch_size=batch_size, num_train_epochs=epochs,
         learning_rate=lr, warmup_steps=warmup, weight_decay=0.01, lr_scheduler_type="cosine",
         logging_steps=max(1, math.ceil(len(features) / batch_size * epochs / 20)), save_strategy="no",
         report_to="none", seed=seed, data_seed=seed, use_cpu=device == "cpu", **trainer_flags(precision),
-        activation_checkpointing=gradient_checkpointing, optim="adamw_torch_fused", train_sampling_strategy="group_by_length",
+        optim="adamw_torch_fused", train_sampling_strategy="group_by_length",
         length_column_name="length", dataloader_num_workers=0,
     )
     collator = DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=IGNORE, padding=True)
-    trainer = Trainer(model=model, args=args, train_dataset=list(features), data_collator=collator)
+    trained = finetune.prepare(model, llm, "CAUSAL_LM") if llm is not None else model
+    trainer = Trainer(model=trained, args=args, train_dataset=list(features), data_collator=collator)
     trainer.train()
+    finetune.merge(trained)
     return [h for h in trainer.state.log_history if "loss" in h]
 
 

@@ -1,11 +1,16 @@
 """One in-memory shape for a test collection, and readers that fill it.
 
 `Collection` holds documents (id, title, body), queries (id -> text) and graded judgments
-(query id -> doc id -> gain, higher is better, 0 = judged not relevant). Three readers fill it:
+(query id -> doc id -> gain, higher is better, 0 = judged not relevant). Four readers fill it:
 
 - `read_cranfield`: the Cranfield 1400 files in SMART format, with their real quirks handled,
 - `read_ir_datasets`: any `ir_datasets` id (MS MARCO / TREC DL for the paper profile),
-- `read_clicklog`: a JSONL click log of (query, title, summary, clicked), the paper's own data.
+- `read_clicklog`: a JSONL click log of (query, title, summary, clicked), the paper's own data,
+- `read_trec`: your own collection as TREC-style files (documents JSONL, queries TSV or JSONL,
+  qrels in TREC format).
+
+Large corpora are held in Arrow columns (`DocStore`), not as one Python object per document: a
+`DocStore` answers `docs[doc_id]` and iterates like the dict small collections use.
 
 Readers raise `DataError` (naming file and line) on records they cannot trust, and count what they
 deliberately skip or repair in `Collection.report`, which notebook 01 prints.
@@ -18,9 +23,14 @@ import json
 import random
 import re
 from collections import Counter
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from distilrank.paths import resolve
 
@@ -47,12 +57,61 @@ class Doc:
         return f"{self.title} {self.body}".strip()
 
 
+class DocStore(Mapping):
+    """Documents in Arrow columns (`doc_id`, `title`, `body`), looked up by id without a Python
+    object per document: the ids are kept sorted as fixed-width bytes and found by binary search,
+    and a `Doc` is built only for the document asked for. Iterating yields ids in table order;
+    `values()` yields `Doc`s batch by batch. Duplicate ids are an error (`DataError`)."""
+
+    def __init__(self, table: pa.Table, source: str = "documents") -> None:
+        missing = {"doc_id", "title", "body"} - set(table.column_names)
+        if missing:
+            raise DataError(f"{source}: document table lacks column(s) {sorted(missing)}")
+        self.table = table.select(["doc_id", "title", "body"]).combine_chunks()
+        ids = np.asarray(pc.cast(self.table["doc_id"], pa.binary()).to_numpy(zero_copy_only=False), dtype="S")
+        self._order = np.argsort(ids, kind="stable")
+        self._sorted = ids[self._order]
+        same = np.flatnonzero(self._sorted[1:] == self._sorted[:-1])
+        if len(same):
+            dup = self._sorted[same[0]].decode()
+            first, again = sorted(int(r) + 1 for r in self._order[same[0] : same[0] + 2])
+            raise DataError(f"{source}:{again}: duplicate doc_id {dup!r} (first at record {first})")
+
+    def position(self, doc_id: str) -> int | None:
+        """The row of `doc_id` in the table, or None."""
+        key = str(doc_id).encode()
+        i = int(np.searchsorted(self._sorted, key))
+        return int(self._order[i]) if i < len(self._sorted) and self._sorted[i] == key else None
+
+    def __getitem__(self, doc_id: str) -> Doc:
+        row = self.position(doc_id)
+        if row is None:
+            raise KeyError(doc_id)
+        return Doc(*(self.table[c][row].as_py() for c in ("doc_id", "title", "body")))
+
+    def __contains__(self, doc_id: object) -> bool:
+        return self.position(str(doc_id)) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        for batch in self.table["doc_id"].chunks:
+            yield from batch.to_pylist()
+
+    def __len__(self) -> int:
+        return self.table.num_rows
+
+    def values(self) -> Iterator[Doc]:  # type: ignore[override]
+        for batch in self.table.to_batches(max_chunksize=65536):
+            cols = batch.to_pydict()
+            yield from (Doc(d, t, b) for d, t, b in zip(cols["doc_id"], cols["title"], cols["body"], strict=True))
+
+
 @dataclass
 class Collection:
-    """Documents, queries and graded judgments (gain: higher is better, 0 = judged non-relevant)."""
+    """Documents, queries and graded judgments (gain: higher is better, 0 = judged non-relevant).
+    `docs` is a dict for small collections, a `DocStore` (Arrow columns) for large ones."""
 
     name: str
-    docs: dict[str, Doc]
+    docs: Mapping[str, Doc]
     queries: dict[str, str]
     qrels: dict[str, dict[str, int]]
     report: Counter = field(default_factory=Counter)
@@ -74,8 +133,17 @@ class Collection:
             "judged queries": len(self.qrels),
             "judgments": len(gains),
             "relevant judgments (gain > 0)": sum(g > 0 for g in gains),
-            "empty documents": sum(not d.text for d in self.docs.values()),
+            "empty documents": empty_documents(self.docs),
         }
+
+
+def empty_documents(docs: Mapping[str, Doc]) -> int:
+    """How many documents have neither title nor body (counted in Arrow for a `DocStore`)."""
+    if isinstance(docs, DocStore):
+        t = docs.table
+        blank = lambda c: pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(pc.fill_null(t[c], ""))), 0)  # noqa: E731
+        return int(pc.sum(pc.and_(blank("title"), blank("body"))).as_py() or 0)
+    return sum(not d.text for d in docs.values())
 
 
 # --------------------------------------------------------------------------- Cranfield (SMART)
@@ -271,10 +339,8 @@ def read_ir_datasets(dataset_id: str, max_queries: int | None = None, seed: int 
         report["judged queries left out by max_queries"] += len(queries) - max_queries
         queries = {q: queries[q] for q in keep}
     qrels = {q: j for q, j in qrels.items() if q in queries}
-    docs: dict[str, Doc] = {}
-    for d in ds.docs_iter():
-        body = getattr(d, "text", None) or getattr(d, "body", "") or ""
-        docs[str(d.doc_id)] = Doc(str(d.doc_id), getattr(d, "title", "") or "", body)
+    docs = DocStore(_doc_table((str(d.doc_id), getattr(d, "title", "") or "", getattr(d, "text", None) or getattr(d, "body", "") or "")
+                               for d in ds.docs_iter()), f"ir_datasets '{dataset_id}'")
     dangling = {q: [d for d in j if d not in docs] for q, j in qrels.items()}
     n_dangling = sum(len(v) for v in dangling.values())
     if n_dangling:
@@ -343,10 +409,159 @@ def read_clicklog(path: str | Path) -> Collection:
     return Collection(path.stem, docs, queries, qrels, report)
 
 
+def _doc_table(records: Iterator[tuple[str, str, str]], batch: int = 100_000) -> pa.Table:
+    """(doc_id, title, body) records as an Arrow table, built batch by batch."""
+    schema = pa.schema([("doc_id", pa.string()), ("title", pa.string()), ("body", pa.string())])
+    batches, cols = [], ([], [], [])
+    for rec in records:
+        for c, v in zip(cols, rec, strict=True):
+            c.append(v)
+        if len(cols[0]) >= batch:
+            batches.append(pa.record_batch([pa.array(c, pa.string()) for c in cols], schema=schema))
+            cols = ([], [], [])
+    batches.append(pa.record_batch([pa.array(c, pa.string()) for c in cols], schema=schema))
+    return pa.Table.from_batches(batches, schema=schema)
+
+
+# --------------------------------------------------------------------------- TREC-style files
+
+
+def _jsonl_table(path: Path, what: str) -> pa.Table:
+    """A JSONL file as an Arrow table (pyarrow's reader: no Python object per record); a blank
+    line or a malformed record is an error naming the file and line."""
+    import pyarrow.json as pj
+
+    if not path.is_file():
+        raise DataError(f"{what} file not found: {path}")
+    try:
+        table = pj.read_json(path, read_options=pj.ReadOptions(block_size=1 << 24))
+    except pa.ArrowInvalid as err:
+        line = _first_bad_json_line(path)
+        raise DataError(f"{path}:{line}: not a JSON object per line ({str(err).splitlines()[0]})") from None
+    return table
+
+
+def _first_bad_json_line(path: Path) -> int | str:
+    with path.open(encoding="utf-8", errors="replace") as f:
+        for lineno, line in enumerate(f, start=1):
+            try:
+                if not isinstance(json.loads(line), dict):
+                    return lineno
+            except json.JSONDecodeError:
+                return lineno
+    return "?"
+
+
+def _string_column(table: pa.Table, name: str, path: Path, required: bool = True) -> pa.ChunkedArray:
+    """Column `name` as strings (numbers cast: ids are often numeric); a missing required column
+    or a null in it is an error naming the first such line."""
+    if name not in table.column_names:
+        if not required:
+            return pa.chunked_array([pa.array([""] * table.num_rows, pa.string())])
+        raise DataError(f"{path}: records lack the key {name!r} (have {table.column_names})")
+    col = table[name]
+    if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type) or pa.types.is_integer(col.type)):
+        raise DataError(f"{path}: {name!r} must be a string (found {col.type})")
+    nulls = pc.is_null(col)
+    if required and pc.any(nulls).as_py():
+        raise DataError(f"{path}:{int(pc.index(nulls, True).as_py()) + 1}: {name!r} is missing or null")
+    return pc.fill_null(pc.cast(col, pa.string()), "")
+
+
+def read_trec_docs(path: str | Path) -> DocStore:
+    """Documents JSONL: one object a line with `doc_id`, `text` and optionally `title`; held in
+    Arrow. A duplicate id or an empty document (no title, no text) is an error naming its line."""
+    path = Path(path)
+    table = _jsonl_table(path, "documents")
+    ids = _string_column(table, "doc_id", path)
+    title, text = _string_column(table, "title", path, required=False), _string_column(table, "text", path)
+    squash = lambda c: pc.utf8_trim_whitespace(pc.replace_substring_regex(c, r"\s+", " "))  # noqa: E731
+    title, text = squash(title), squash(text)
+    empty = pc.and_(pc.equal(pc.utf8_length(title), 0), pc.equal(pc.utf8_length(text), 0))
+    if pc.any(empty).as_py():
+        row = int(pc.index(empty, True).as_py())
+        raise DataError(f"{path}:{row + 1}: document {ids[row].as_py()!r} is empty (no title and no text)")
+    if pc.any(pc.equal(pc.utf8_length(ids), 0)).as_py():
+        raise DataError(f"{path}:{int(pc.index(pc.equal(pc.utf8_length(ids), 0), True).as_py()) + 1}: empty doc_id")
+    return DocStore(pa.table({"doc_id": ids, "title": title, "body": text}), str(path))
+
+
+def read_trec_queries(path: str | Path) -> dict[str, str]:
+    """Queries as TSV (`query_id<TAB>text`, no header) or JSONL (`query_id`, `text`), by suffix."""
+    path = Path(path)
+    queries: dict[str, str] = {}
+    jsonl = path.suffix.lower() in (".jsonl", ".json")
+    for lineno, line in enumerate(_read_text(path), start=1):
+        if not line.strip():
+            continue
+        if jsonl:
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise DataError(f"{path}:{lineno}: not valid JSON ({err.msg})") from None
+            if not isinstance(rec, dict) or "query_id" not in rec or "text" not in rec:
+                raise DataError(f"{path}:{lineno}: expected an object with 'query_id' and 'text'")
+            qid, text = str(rec["query_id"]), str(rec["text"])
+        else:
+            parts = line.split("\t")
+            if len(parts) != 2:
+                raise DataError(f"{path}:{lineno}: expected 'query_id<TAB>text', got {len(parts)} field(s)")
+            qid, text = parts[0].strip(), parts[1]
+        text = " ".join(text.split())
+        if not qid or not text:
+            raise DataError(f"{path}:{lineno}: empty query id or text")
+        if qid in queries:
+            raise DataError(f"{path}:{lineno}: duplicate query id {qid!r}")
+        queries[qid] = text
+    if not queries:
+        raise DataError(f"{path}: no queries")
+    return queries
+
+
+def read_trec_qrels(path: str | Path, queries: Mapping[str, str], docs: Mapping[str, Doc], report: Counter) -> dict[str, dict[str, int]]:
+    """TREC qrels (`query_id iteration doc_id gain`): an unknown query or document, a repeated
+    judgment or a non-integer gain is an error naming the line; negative gains (some TREC tracks
+    mark junk so) count as 0."""
+    path = Path(path)
+    qrels: dict[str, dict[str, int]] = {}
+    for lineno, line in enumerate(_read_text(path), start=1):
+        if not line.strip():
+            continue
+        parts = line.split()
+        if len(parts) != 4 or not parts[3].lstrip("-").isdigit():
+            raise DataError(f"{path}:{lineno}: expected 'query_id iteration doc_id gain', got {line.strip()!r}")
+        qid, did, gain = parts[0], parts[2], int(parts[3])
+        if qid not in queries:
+            raise DataError(f"{path}:{lineno}: query {qid!r} is not in the queries file")
+        if did not in docs:
+            raise DataError(f"{path}:{lineno}: document {did!r} is not in the documents file")
+        if did in qrels.get(qid, {}):
+            raise DataError(f"{path}:{lineno}: query {qid!r} judges document {did!r} twice")
+        if gain < 0:
+            report["negative gains (read as 0)"] += 1
+        qrels.setdefault(qid, {})[did] = max(gain, 0)
+    if not qrels:
+        raise DataError(f"{path}: no judgments")
+    return qrels
+
+
+def read_trec(docs: str | Path, queries: str | Path, qrels: str | Path) -> Collection:
+    """Your own collection in TREC-style files (see `read_trec_docs`, `read_trec_queries`,
+    `read_trec_qrels`). Queries without judgments are dropped (counted)."""
+    report: Counter = Counter()
+    store = read_trec_docs(docs)
+    all_queries = read_trec_queries(queries)
+    judged = read_trec_qrels(qrels, all_queries, store, report)
+    report["queries without judgments (dropped)"] += len(all_queries) - len(judged)
+    return Collection(Path(docs).stem, store, {q: t for q, t in all_queries.items() if q in judged}, judged, report)
+
+
 def load_collection(data: Any, seed: int = 0) -> Collection:
     """Dispatch on `params.data.source` (a `distilrank.config.DataParams`)."""
     if data.source == "cranfield":
         return read_cranfield(resolve(data.path), data.verify_checksums)
     if data.source == "clicklog":
         return read_clicklog(resolve(data.path))
+    if data.source == "trec":
+        return read_trec(resolve(data.docs), resolve(data.queries), resolve(data.qrels))
     return read_ir_datasets(data.ir_datasets_id, data.max_queries, seed)

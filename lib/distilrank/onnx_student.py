@@ -13,6 +13,7 @@ and `onnx.json` (how it was made). Load it with one line:
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from types import SimpleNamespace
@@ -38,10 +39,12 @@ class _Logits(torch.nn.Module):
 
 
 def export_onnx(model: torch.nn.Module, tokenizer, path: str | Path, max_len: int) -> Path:
-    """Export a BERT cross-encoder (fp32, CPU) to `path/model.onnx` with dynamic batch and
-    sequence axes, beside its config and tokenizer; atomic. Returns `path`."""
-    model = model.float().cpu().eval()
-    sample = tokenizer(["a query"] * 2, ["a document text", "another document"], padding=True, return_tensors="pt")
+    """Export a BERT cross-encoder (an fp32 CPU copy of `model`: the caller's model is not
+    touched) to `path/model.onnx` with dynamic batch and sequence axes, beside its config and
+    tokenizer; atomic. Returns `path`."""
+    model = copy.deepcopy(model).float().cpu().eval()
+    sample = dict(tokenizer(["a query"] * 2, ["a document text", "another document"], padding=True, return_tensors="pt"))
+    sample.setdefault("token_type_ids", torch.zeros_like(sample["input_ids"]))  # a tokenizer that does not make segments
     args = tuple(sample[k] for k in INPUTS)
     batch, seq = torch.export.Dim("batch"), torch.export.Dim("sequence")
     with atomic_dir(path) as tmp:

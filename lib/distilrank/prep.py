@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from distilrank.bm25 import BM25Index
-from distilrank.data import Collection
+from distilrank.data import Collection, DocStore
 from distilrank.paths import atomic_dir
 
 SPLITS = ("train", "dev", "test")
@@ -63,22 +63,40 @@ def _row(col: Collection, qid: str, did: str, **extra: Any) -> dict[str, Any]:
 def cpt_examples(col: Collection, query_ids: Iterable[str], min_gain: int) -> list[dict[str, Any]]:
     """Click-style examples: each query with each of its judged docs of gain >= `min_gain`.
 
-    Empty documents are left out: there is nothing to generate.
+    Empty documents are left out: there is nothing to generate. When no judgment of the
+    collection reaches `min_gain` (a click log's clicks are gain 1), that is an error saying so.
     """
+    query_ids = list(query_ids)
     rows = []
     for qid in query_ids:
         for did, gain in sorted(col.qrels.get(qid, {}).items()):
             if gain >= min_gain and col.docs[did].text:
                 rows.append(_row(col, qid, did))
+    top = max((g for judged in col.qrels.values() for g in judged.values()), default=0)
+    if query_ids and top < min_gain:
+        raise ValueError(f"{col.name}: no judgment reaches prep.cpt_min_gain = {min_gain} (the largest gain in the "
+                         f"collection is {top}; a click log's clicks are gain 1), so there is no CPT example: "
+                         f"set prep.cpt_min_gain to {max(top, 1)} or less")
     return rows
 
 
-def _ranks(scores: np.ndarray) -> np.ndarray:
-    """1-based BM25 rank of every document (0 where the score is 0: not retrieved)."""
-    order = np.argsort(-scores, kind="stable")
-    ranks = np.empty(len(scores), dtype=np.int64)
-    ranks[order] = np.arange(1, len(scores) + 1)
-    return np.where(scores > 0, ranks, 0)
+RANK_DEPTH = 1000  # `bm25_rank` is a document's rank within BM25's top 1000 (0 beyond: "not retrieved")
+
+
+def retrieve(index: BM25Index, query: str, depth: int) -> tuple[list[str], dict[str, tuple[float, int]]]:
+    """One top-k BM25 retrieval: the top `depth` ids, and (score, rank) of every document within
+    the top `max(depth, RANK_DEPTH)` (rank 1-based)."""
+    top = index.search(query, max(depth, RANK_DEPTH))
+    return [d for d, _ in top[:depth]], {d: (s, r) for r, (d, s) in enumerate(top, start=1)}
+
+
+def score_and_rank(index: BM25Index, query: str, ranked: dict[str, tuple[float, int]], doc_ids: Iterable[str]) -> dict[str, tuple[float, int]]:
+    """(BM25 score, rank) of each document: from the retrieval where it was retrieved, else its
+    exact score from the index (`BM25Index.score_docs`) with rank 0."""
+    doc_ids = list(doc_ids)
+    missing = [d for d in doc_ids if d not in ranked]
+    extra = dict(zip(missing, ((float(s), 0) for s in index.score_docs(query, missing)), strict=True)) if missing else {}
+    return {d: ranked.get(d) or extra[d] for d in doc_ids}
 
 
 def train_groups(
@@ -92,18 +110,18 @@ def train_groups(
     re-ranker must learn to push down.
     """
     rng = np.random.default_rng(seed)
-    pos = {d: i for i, d in enumerate(index.doc_ids)}
     rows = []
     for qid in query_ids:
-        scores = index.scores(col.queries[qid])
-        ranks = _ranks(scores)
+        top, ranked = retrieve(index, col.queries[qid], depth)
         judged = col.qrels.get(qid, {})
-        pool = [d for d, _ in index.top_k(scores, depth) if d not in judged]
+        pool = [d for d in top if d not in judged]
         take = min(n_negatives, len(pool))
         negatives = [pool[i] for i in sorted(rng.choice(len(pool), size=take, replace=False))]
-        for did, source in [(d, "judged") for d in sorted(judged)] + [(d, "bm25_negative") for d in negatives]:
-            i = pos[did]
-            rows.append(_row(col, qid, did, bm25_score=float(scores[i]), bm25_rank=int(ranks[i]), source=source))
+        picked = [(d, "judged") for d in sorted(judged)] + [(d, "bm25_negative") for d in negatives]
+        known = score_and_rank(index, col.queries[qid], ranked, [d for d, _ in picked])
+        for did, source in picked:
+            score, rank = known[did]
+            rows.append(_row(col, qid, did, bm25_score=score, bm25_rank=rank, source=source))
     return rows
 
 
@@ -119,17 +137,16 @@ def eval_candidates(
     keeping the positives costs nothing in honesty. `source` says how a row got in (`bm25` or
     `judged`).
     """
-    pos = {d: i for i, d in enumerate(index.doc_ids)}
     rows = []
     for qid in query_ids:
-        scores = index.scores(col.queries[qid])
-        ranks = _ranks(scores)
-        retrieved = [d for d, _ in index.top_k(scores, depth)]
+        retrieved, ranked = retrieve(index, col.queries[qid], depth)
         judged = sorted(col.qrels.get(qid, {})) if add_judged else []
-        for did in dict.fromkeys(retrieved + judged):
-            i = pos[did]
-            source = "bm25" if did in retrieved else "judged"
-            rows.append(_row(col, qid, did, bm25_score=float(scores[i]), bm25_rank=int(ranks[i]), source=source))
+        ids = list(dict.fromkeys(retrieved + judged))
+        known = score_and_rank(index, col.queries[qid], ranked, ids)
+        in_top = set(retrieved)
+        for did in ids:
+            score, rank = known[did]
+            rows.append(_row(col, qid, did, bm25_score=score, bm25_rank=rank, source="bm25" if did in in_top else "judged"))
     return rows
 
 
@@ -139,15 +156,18 @@ def qrels_rows(col: Collection, split: dict[str, list[str]]) -> list[dict[str, A
             for name, ids in split.items() for q in ids for d, g in sorted(col.qrels.get(q, {}).items())]
 
 
-def save_prepared(tables: dict[str, list[dict[str, Any]]], path: str | Path) -> None:
-    """Write the prepared tables as one `DatasetDict` (Arrow), atomically."""
+def save_prepared(tables: dict[str, Any], path: str | Path) -> None:
+    """Write the prepared tables (each a list of row dicts, or an Arrow table) as one
+    `DatasetDict` (Arrow), atomically."""
     import datasets
+    import pyarrow as pa
     from datasets import Dataset, DatasetDict
 
-    empty = [name for name, rows in tables.items() if not rows]
+    empty = [name for name, rows in tables.items() if len(rows) == 0]
     if empty:
         raise ValueError(f"refusing to save empty tables: {empty}")
-    dd = DatasetDict({name: Dataset.from_pandas(pd.DataFrame(rows), preserve_index=False) for name, rows in tables.items()})
+    dd = DatasetDict({name: Dataset(rows) if isinstance(rows, pa.Table) else Dataset.from_pandas(pd.DataFrame(rows), preserve_index=False)
+                      for name, rows in tables.items()})
     datasets.disable_progress_bars()  # a bar per small table is noise in an executed notebook
     try:
         with atomic_dir(path) as tmp:
@@ -166,13 +186,13 @@ def load_prepared(path: str | Path):
     return load_from_disk(str(path))
 
 
-def judged_ranks(col: Collection, index: BM25Index, query_ids: Iterable[str]) -> pd.DataFrame:
-    """BM25 rank (0 = not retrieved) of every relevant judged document of the given queries."""
-    pos = {d: i for i, d in enumerate(index.doc_ids)}
+def judged_ranks(col: Collection, index: BM25Index, query_ids: Iterable[str], depth: int = RANK_DEPTH) -> pd.DataFrame:
+    """BM25 rank within the top `depth` (0 = not retrieved so deep) of every relevant judged
+    document of the given queries."""
     rows = []
     for qid in query_ids:
-        ranks = _ranks(index.scores(col.queries[qid]))
-        rows += [{"query_id": qid, "doc_id": d, "gain": g, "bm25_rank": int(ranks[pos[d]])}
+        ranks = {d: r for r, (d, _) in enumerate(index.search(col.queries[qid], depth), start=1)}
+        rows += [{"query_id": qid, "doc_id": d, "gain": g, "bm25_rank": ranks.get(d, 0)}
                  for d, g in col.qrels.get(qid, {}).items() if g > 0]
     return pd.DataFrame(rows)
 
@@ -183,8 +203,11 @@ def recall_at(ranks: pd.DataFrame, ks: Iterable[int]) -> pd.DataFrame:
     return pd.DataFrame({"k": list(ks)}).assign(recall=lambda d: [float(hit(k)) for k in d.k])
 
 
-def corpus_rows(col: Collection) -> list[dict[str, Any]]:
-    """Every document (doc_id, title, summary), for stages that need the whole collection."""
+def corpus_rows(col: Collection) -> list[dict[str, Any]] | Any:
+    """Every document (doc_id, title, summary), for stages that need the whole collection: an
+    Arrow table straight from a `DocStore` (no Python object per document), else rows."""
+    if isinstance(col.docs, DocStore):
+        return col.docs.table.rename_columns(["doc_id", "title", "summary"])
     return [{"doc_id": d.doc_id, "title": d.title, "summary": d.body} for d in col.docs.values()]
 
 
@@ -197,19 +220,19 @@ def pseudo_query_groups(col: Collection, index: BM25Index, n_queries: int, depth
     only (`title` is empty): with the title present, the match would be a trivial copy.
     Query ids are `t<doc_id>`; no test query is involved.
     """
+    if n_queries == 0:
+        return []
     eligible = [d for d in col.docs.values() if d.title and d.body]
     rng = np.random.default_rng(seed)
     picked = [eligible[i] for i in sorted(rng.choice(len(eligible), size=min(n_queries, len(eligible)), replace=False))]
-    pos = {d: i for i, d in enumerate(index.doc_ids)}
     rows = []
     for src in picked:
-        scores = index.scores(src.title)
-        ranks = _ranks(scores)
-        others = [d for d, _ in index.top_k(scores, depth + 1) if d != src.doc_id][:depth]
-        for did in [src.doc_id, *others]:
-            i = pos[did]
+        top, ranked = retrieve(index, src.title, depth + 1)
+        ids = [src.doc_id, *[d for d in top if d != src.doc_id][:depth]]
+        known = score_and_rank(index, src.title, ranked, ids)
+        for did in ids:
             rows.append({"query_id": f"t{src.doc_id}", "doc_id": did, "query": src.title, "title": "",
                          "summary": col.docs[did].body, "gain": int(did == src.doc_id),
-                         "bm25_score": float(scores[i]), "bm25_rank": int(ranks[i]),
+                         "bm25_score": known[did][0], "bm25_rank": known[did][1],
                          "source": "title_source" if did == src.doc_id else "bm25"})
     return rows

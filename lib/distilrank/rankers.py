@@ -42,7 +42,10 @@ def last_token_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch
 
 
 class LastTokenScorer(nn.Module):
-    """A decoder backbone + last-token pooling + `Linear(hidden, 1)`: the LLM ranking teacher."""
+    """A decoder backbone + last-token pooling + `Linear(hidden, 1)`: the LLM ranking teacher.
+
+    The head is fp32 whatever the backbone's dtype (a bf16 hub decoder, or a backbone with LoRA
+    adapters): the pooled state is cast to it, so the score and its gradient are fp32."""
 
     HEAD_FILE = "score_head.safetensors"
 
@@ -56,7 +59,8 @@ class LastTokenScorer(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **_: object) -> SequenceClassifierOutput:
         hidden = self.backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        return SequenceClassifierOutput(logits=self.head(last_token_pool(hidden, attention_mask)))
+        pooled = last_token_pool(hidden, attention_mask)
+        return SequenceClassifierOutput(logits=self.head(pooled.to(self.head.weight.dtype)))
 
     @classmethod
     def from_decoder(cls, path: str | Path, **kwargs: object) -> LastTokenScorer:

@@ -59,7 +59,7 @@ def other_rows(rows: list[ResultRow]) -> pd.DataFrame:
                         columns=["system", "metric", "value"])
 
 
-def _markdown(df: pd.DataFrame, index: str) -> str:
+def markdown_table(df: pd.DataFrame, index: str) -> str:
     """A pipe table (no `tabulate` dependency)."""
     cols = [index, *map(str, df.columns)]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
@@ -83,13 +83,13 @@ def results_markdown(profile: str, rows: list[ResultRow], runs: pd.DataFrame, ma
     parts = [f"# distilrank results: profile `{profile}`", "",
              f"Regenerate: `make replicate PROFILE={profile} && make report PROFILE={profile}`. "
              f"Hardware: {machine}. Commit(s): {', '.join(commits) or 'none'}.", "",
-             "## Ranking quality on test (value [95% bootstrap CI])", "", _markdown(quality_table(rows), "system")]
+             "## Ranking quality on test (value [95% bootstrap CI])", "", markdown_table(quality_table(rows), "system")]
     other = other_rows(rows)
     if not other.empty:
-        parts += ["", "## Other measured rows", "", _markdown(other.set_index("system"), "system")]
+        parts += ["", "## Other measured rows", "", markdown_table(other.set_index("system"), "system")]
     if not runs.empty:
         walls = runs.set_index("notebook")[["seconds"]].assign(minutes=lambda d: (d.seconds / 60).round(1))
-        parts += ["", "## Wall time per notebook", "", _markdown(walls[["minutes"]], "notebook"),
+        parts += ["", "## Wall time per notebook", "", markdown_table(walls[["minutes"]], "notebook"),
                   "", f"Total: {runs.seconds.sum() / 60:.1f} min."]
     return "\n".join(parts) + "\n"
 

@@ -15,11 +15,12 @@ from typing import Any
 
 import torch
 
-from distilrank import backbones
+from distilrank import backbones, finetune
 from distilrank.paths import atomic_dir
 from distilrank.paths import (
     write_json as write_json,  # where notebooks and training.py import it from
 )
+from distilrank.rankers import LastTokenScorer
 
 
 def build_variant(variant: str, cfg: Any, corpus_texts: Iterable[str], seed: int) -> tuple[torch.nn.Module, Any]:
@@ -31,8 +32,18 @@ def build_variant(variant: str, cfg: Any, corpus_texts: Iterable[str], seed: int
         s = cfg.cpt.scratch
         return backbones.scratch_decoder(corpus_texts, s.vocab_size, s.hidden, s.layers, s.heads, s.intermediate)
     if variant == "hub":
-        return backbones.hub_decoder(cfg.models.teacher, dtype="bfloat16" if cfg.cpt.bf16 else "auto")
+        return backbones.hub_decoder(cfg.models.teacher, **finetune.load_kwargs(cfg.llm))
     raise ValueError(f"unknown CPT variant {variant!r}")
+
+
+def load_scorer(path: str | Path, llm: Any) -> LastTokenScorer:
+    """A ranking teacher to train: a fresh fp32 head on the decoder saved at `path`, loaded as
+    `llm` says (fp32 for full fine-tuning, `base_dtype` or 4 bits for LoRA / QLoRA), with LoRA
+    adapters and gradient checkpointing on its backbone where `llm` asks for them. `train_system`
+    merges the adapters after training."""
+    scorer = LastTokenScorer.from_decoder(path, **finetune.load_kwargs(llm))
+    scorer.backbone = finetune.prepare(scorer.backbone, llm, "FEATURE_EXTRACTION")
+    return scorer
 
 
 def save_lm(model: torch.nn.Module, tokenizer: Any, path: str | Path) -> None:

@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
-from distilrank import losses, metrics
+from distilrank import finetune, losses, metrics
 from distilrank.distill import pick_queries
 from distilrank.precision import trainer_flags
 from distilrank.rankers import (
@@ -311,6 +311,7 @@ def train_system(model: torch.nn.Module, tokenizer, groups_df: pd.DataFrame, par
     history, taken = fit_ranker(model, tokenizer, groups_df, params, seed=seed, device=device, output_dir=work_dir,
                                 target=target, dev_df=dev_df, loss_fn=loss_fn, steps=steps, qrels=qrels, precision=precision,
                                 sampler=sampler, callbacks=callbacks)
+    model = finetune.merge(model)  # LoRA adapters (a teacher trained with llm.finetune lora) into the weights
     trained = time.perf_counter()
     scores = {name: score_candidates(model, tokenizer, df, params.max_len, params.batch_size, device, desc=name,
                                      precision=precision)

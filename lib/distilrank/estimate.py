@@ -1,0 +1,141 @@
+"""What a profile costs on a GPU, estimated from model size and token counts (not measured).
+
+Time is the FLOPs a stage does (`latency.forward_flops` per forward pass; training adds the
+backward pass: twice the forward for full fine-tuning, about once for LoRA, whose frozen weights
+need no gradients; gradient checkpointing adds one more forward) divided by the GPU's dense bf16
+peak times a model-FLOPs utilisation (MFU, 0.35 by default: typical of well-fed transformer
+training, optimistic for short sequences). Memory is the weights and optimiser state (full
+fine-tuning: fp32 weights, gradients and two AdamW moments, 16 bytes per parameter; a frozen bf16
+backbone: 2) plus activations after Korthikanti et al. (2022): s*b*h*(34 + 5*a*s/h) bytes per layer
+in 16-bit, only the layer inputs kept under checkpointing, plus the LM head's fp32 logits in CPT.
+Read the answers as orders of magnitude; `python -m distilrank.estimate params/paper.yaml` prints
+the table the README shows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from transformers import AutoModel, PretrainedConfig
+
+from distilrank.latency import SHAPES, forward_flops
+
+GPU_BF16_PEAK = {"A100 80GB": 312e12, "H100 80GB": 989e12, "A10 24GB": 125e12}  # dense bf16 tensor-core FLOP/s
+MFU = 0.35
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage's work: `sequences` passes of `seq_len` tokens through `shape`, trained or scored,
+    `batch` sequences at a time."""
+
+    name: str
+    shape: str
+    train: bool
+    sequences: int
+    seq_len: int
+    batch: int
+    lora: bool = False
+    checkpointing: bool = False
+    lm_head: bool = False
+
+
+def n_params(shape: str) -> int:
+    """Parameters of a named architecture (built on the meta device: no memory)."""
+    with torch.device("meta"):
+        return sum(p.numel() for p in AutoModel.from_config(SHAPES[shape]()).parameters())
+
+
+def pass_factor(stage: Stage) -> float:
+    """FLOPs of a step as a multiple of the forward pass."""
+    if not stage.train:
+        return 1.0
+    return (2.0 if stage.lora else 3.0) + (1.0 if stage.checkpointing else 0.0)
+
+
+def activation_bytes(config: PretrainedConfig, stage: Stage) -> float:
+    """Activation memory of one batch (16-bit), Korthikanti et al. (2022)."""
+    s, b, h, a, layers = stage.seq_len, stage.batch, config.hidden_size, config.num_attention_heads, config.num_hidden_layers
+    per_layer = s * b * h * (34 + 5 * a * s / h)
+    if not stage.train:
+        return per_layer  # inference keeps one layer's activations at a time
+    acts = layers * s * b * h * 2 + per_layer if stage.checkpointing else layers * per_layer
+    if stage.lm_head:
+        acts += 2 * s * b * config.vocab_size * 4  # fp32 logits and their gradient
+    return acts
+
+
+def estimate(stage: Stage, gpu: str = "A100 80GB", mfu: float = MFU) -> dict[str, Any]:
+    """Tokens, FLOPs, hours and peak memory of a stage on `gpu`."""
+    config = SHAPES[stage.shape]()
+    flops = forward_flops(config, stage.seq_len, stage.sequences) * pass_factor(stage)
+    params = n_params(stage.shape)
+    weight_bytes = (2 if stage.lora or not stage.train else 16) * params
+    memory = weight_bytes + activation_bytes(config, stage)
+    return {"stage": stage.name, "model": stage.shape, "sequences": stage.sequences, "tokens (M)": stage.sequences * stage.seq_len / 1e6,
+            "PFLOP": flops / 1e15, "hours": flops / (GPU_BF16_PEAK[gpu] * mfu) / 3600, "memory (GB)": memory / 1e9}
+
+
+def profile_stages(cfg: Any, teacher_shape: str = "llm-7b", student_shapes: dict[str, str] | None = None) -> list[Stage]:
+    """The stages of a profile (notebooks 02, 03, 04, 08) as work: sequence counts from its sizes.
+
+    Training queries are `data.max_queries` less test and dev (or `split.n_train`); the transfer
+    set is `prep.train_depth` candidates per training query, dev and test `prep.eval_depth`."""
+    if cfg.data.max_queries is None:
+        raise ValueError("estimate: the profile needs data.max_queries (the number of queries it samples)")
+    n_train = cfg.data.max_queries - cfg.split.n_test - cfg.split.n_dev
+    n_train = min(n_train, cfg.split.n_train) if cfg.split.n_train else n_train
+    n_eval = cfg.split.n_test + cfg.split.n_dev
+    students = student_shapes or {"bert12": "bert-12", "bert6": "bert-6"}
+    llm, t, d = cfg.llm, cfg.teacher, cfg.distill
+    lora = llm.finetune != "full"
+    stages = [
+        Stage("02 CPT", teacher_shape, True, int(cfg.cpt.max_examples * cfg.cpt.epochs), cfg.cpt.max_len, cfg.cpt.batch_size,
+              lora, llm.gradient_checkpointing, lm_head=True),
+        Stage("03 teacher fine-tuning (x2: with and without CPT)", teacher_shape, True, 2 * n_train * t.epochs * t.group_size,
+              t.max_len, t.group_size * t.groups_per_step, lora, llm.gradient_checkpointing),
+        Stage("03 teacher scores: transfer set, dev/test (both teachers)", teacher_shape, False,
+              n_train * cfg.prep.train_depth + 2 * n_eval * cfg.prep.eval_depth, t.max_len, t.batch_size),
+    ]
+    for name in cfg.models.students:
+        shape = students.get(name, "bert-12")
+        labels = cfg.labels_student
+        stages.append(Stage(f"03 {name}-labels", shape, True, n_train * labels.epochs * labels.group_size, labels.max_len,
+                            labels.group_size * labels.groups_per_step))
+        stages.append(Stage(f"04 {name}: point, margin, hybrid", shape, True, 3 * d.steps * d.groups_per_step * d.group_size,
+                            d.max_len, d.group_size * d.groups_per_step))
+    c = cfg.curriculum
+    stages.append(Stage("08 four curriculum students", students.get("bert6", "bert-6"), True,
+                        4 * c.steps * d.groups_per_step * d.group_size, d.max_len, d.group_size * d.groups_per_step))
+    return stages
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m distilrank.estimate params/paper.yaml [GPU]`: the estimate table, as markdown."""
+    import sys
+
+    import pandas as pd
+
+    from distilrank.config import load_params
+    from distilrank.report import markdown_table
+
+    args = sys.argv[1:] if argv is None else argv
+    if not args or len(args) > 2 or (len(args) == 2 and args[1] not in GPU_BF16_PEAK):
+        print(f"usage: python -m distilrank.estimate params/<profile>.yaml [{' | '.join(GPU_BF16_PEAK)}]", file=sys.stderr)
+        return 2
+    gpu = args[1] if len(args) == 2 else "A100 80GB"
+    table = pd.DataFrame([estimate(s, gpu) for s in profile_stages(load_params(args[0]))]).set_index("stage")
+    print(f"Estimate (not measured) for {args[0]} on one {gpu}: dense bf16 peak {GPU_BF16_PEAK[gpu] / 1e12:.0f} TFLOP/s at "
+          f"{MFU:.0%} MFU; memory = weights + optimiser state + one batch's activations.\n")
+    shown = table.assign(**{"sequences": table["sequences"].map("{:,}".format), "tokens (M)": table["tokens (M)"].map("{:,.0f}".format),
+                            "PFLOP": table["PFLOP"].map("{:,.0f}".format), "hours": table["hours"].map("{:.1f}".format),
+                            "memory (GB)": table["memory (GB)"].map("{:.0f}".format)})
+    print(markdown_table(shown, "stage"))
+    print(f"\ntotal: {table['hours'].sum():.1f} GPU hours")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

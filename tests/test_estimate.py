@@ -1,0 +1,43 @@
+import pytest
+from transformers import BertConfig
+
+from distilrank import estimate
+from distilrank.config import load_params
+from distilrank.latency import forward_flops
+
+
+def test_pass_factor_counts_backward_and_recomputation():
+    s = estimate.Stage("x", "bert-6", True, 1, 8, 1)
+    assert estimate.pass_factor(s) == 3.0  # forward + backward (twice the forward)
+    assert estimate.pass_factor(estimate.Stage("x", "bert-6", True, 1, 8, 1, lora=True)) == 2.0  # no weight gradients
+    assert estimate.pass_factor(estimate.Stage("x", "bert-6", True, 1, 8, 1, lora=True, checkpointing=True)) == 3.0
+    assert estimate.pass_factor(estimate.Stage("x", "bert-6", False, 1, 8, 1)) == 1.0
+
+
+def test_activation_bytes_by_hand():
+    config = BertConfig(hidden_size=4, num_hidden_layers=3, num_attention_heads=2, vocab_size=10)
+    # s=8, b=2, h=4, a=2: per layer 8*2*4*(34 + 5*2*8/4) = 64 * 54 = 3456 bytes
+    assert estimate.activation_bytes(config, estimate.Stage("x", "bert-6", False, 1, 8, 2)) == 3456
+    assert estimate.activation_bytes(config, estimate.Stage("x", "bert-6", True, 1, 8, 2)) == 3 * 3456
+    # checkpointing keeps each layer's input (s*b*h*2 bytes) and one layer's activations
+    assert estimate.activation_bytes(config, estimate.Stage("x", "bert-6", True, 1, 8, 2, checkpointing=True)) == 3 * 128 + 3456
+    # CPT adds the fp32 logits and their gradient: 2 * s * b * vocab * 4
+    assert estimate.activation_bytes(config, estimate.Stage("x", "bert-6", True, 1, 8, 2, lm_head=True)) == 3 * 3456 + 2 * 8 * 2 * 10 * 4
+
+
+def test_estimate_divides_flops_by_peak_times_mfu():
+    stage = estimate.Stage("x", "bert-6", True, 1000, 64, 8)
+    row = estimate.estimate(stage, "A100 80GB", mfu=0.5)
+    flops = 3 * forward_flops(estimate.SHAPES["bert-6"](), 64, 1000)
+    assert row["hours"] == pytest.approx(flops / (312e12 * 0.5) / 3600)
+    assert row["memory (GB)"] > 16 * estimate.n_params("bert-6") / 1e9  # fp32 weights, grads, AdamW moments
+
+
+def test_paper_profile_fits_one_80gb_gpu_with_lora_but_not_full_fine_tuning():
+    cfg = load_params("params/paper.yaml")
+    rows = [estimate.estimate(s) for s in estimate.profile_stages(cfg)]
+    assert all(r["memory (GB)"] < 80 for r in rows)
+    full = cfg.model_copy(update={"llm": cfg.llm.model_copy(update={"finetune": "full", "base_dtype": "fp32"})})
+    assert estimate.estimate(estimate.profile_stages(full)[0])["memory (GB)"] > 80
+    with pytest.raises(ValueError, match="max_queries"):
+        estimate.profile_stages(load_params("params/default.yaml"))
