@@ -16,8 +16,11 @@ SHELL := /bin/bash
 # PARAMS=path names a params file kept anywhere; the profile (and so outputs/<profile>/) is its
 # `profile:` key. Otherwise PROFILE names params/<PROFILE>.yaml.
 ifdef PARAMS
-PROFILE := $(shell sed -n 's/^profile:[[:space:]]*\([^[:space:]#]*\).*/\1/p' '$(PARAMS)' 2>/dev/null | head -n 1)
-$(if $(PROFILE),,$(error PARAMS=$(PARAMS): no such file, or it has no top-level 'profile:' key))
+ifeq ($(origin PROFILE),command line)
+$(error give PARAMS or PROFILE, not both: with PARAMS the profile is the file's 'profile:' key)
+endif
+PROFILE := $(shell sed -n "s/^profile:[[:space:]]*[\"']\{0,1\}\([A-Za-z0-9_.-]*\).*/\1/p" '$(PARAMS)' 2>/dev/null | head -n 1)
+$(if $(PROFILE),,$(error PARAMS=$(PARAMS): no such file, or no top-level 'profile:' key naming it with letters, digits, '.', '_' or '-'))
 endif
 PROFILE ?= default
 OUTPUTS ?= outputs

@@ -41,7 +41,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """A chain still running when the session ends (a test run cut short) is stopped."""
     process = _PAPER_CHAIN.get("process")
     if process is not None and process.poll() is None:
-        process.kill()
+        import os
+        import signal
+
+        os.killpg(process.pid, signal.SIGTERM)  # make, papermill and the kernels: one process group
         process.wait()
     if "folder" in _PAPER_CHAIN:
         shutil.rmtree(_PAPER_CHAIN["folder"], ignore_errors=True)

@@ -105,6 +105,10 @@ def test_scientific_floats_are_read_as_floats(tmp_path, smoke_raw):
     params = load_params(path)
     assert params.teacher.lr == 5e-5 and params.cpt.lr["minilm"] == 1e-4
     assert scientific_floats({"a": ["2E+3", "x1e5", "1e5x", "path/1e5"]}) == {"a": [2000.0, "x1e5", "1e5x", "path/1e5"]}
+    # only float fields: a profile named "1e3" keeps its name
+    assert load_params(path).profile == "smoke"
+    path.write_text(text.replace("profile: smoke", "profile: '1e3'"))
+    assert load_params(path).profile == "1e3"
 
 
 def test_trec_source_needs_its_three_files(tmp_path, smoke_raw):

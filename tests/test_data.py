@@ -212,10 +212,12 @@ def test_read_trec_reads_jsonl_queries_and_numeric_ids(tmp_path):
     ({"qrels": "q1 a 1\n"}, r"qrels.txt:1: expected 'query_id iteration doc_id gain'"),
     ({"queries": "q1\tx\nq1\ty\n"}, r"queries.tsv:2: duplicate query id 'q1'"),
     ({"queries": "q1 no tab\n"}, r"queries.tsv:1: expected 'query_id<TAB>text'"),
-    ({"docs": [{"doc_id": "a", "text": "x"}, {"doc_id": "a", "text": "y"}]}, r"docs.jsonl:2: duplicate doc_id 'a' \(first at record 1\)"),
+    ({"docs": [{"doc_id": "a", "text": "x"}, {"doc_id": "a", "text": "y"}]}, r"docs.jsonl:2: duplicate doc_id 'a' \(first at line 1\)"),
     ({"docs": [{"doc_id": "a", "text": "x"}, {"doc_id": "b", "title": " ", "text": ""}]}, r"docs.jsonl:2: document 'b' is empty"),
     ({"docs": [{"doc_id": "a"}]}, r"docs.jsonl: records lack the key 'text'"),
     ({"docs": '{"doc_id": "a", "text": "x"}\nnot json\n'}, r"docs.jsonl:2: not a JSON object per line"),
+    ({"docs": '{"doc_id": "a", "text": "x"}\n\n{"doc_id": "b", "text": ""}\n'}, r"docs.jsonl:3: document 'b' is empty"),
+    ({"docs": '{"doc_id": 1, "text": "x"}\n{"doc_id": "x2", "text": "y"}\n'}, r"docs.jsonl: records disagree in a field's type"),
 ])
 def test_read_trec_names_file_line_and_problem(tmp_path, case, match):
     with pytest.raises(DataError, match=match):

@@ -39,5 +39,13 @@ def test_paper_profile_fits_one_80gb_gpu_with_lora_but_not_full_fine_tuning():
     assert all(r["memory (GB)"] < 80 for r in rows)
     full = cfg.model_copy(update={"llm": cfg.llm.model_copy(update={"finetune": "full", "base_dtype": "fp32"})})
     assert estimate.estimate(estimate.profile_stages(full)[0])["memory (GB)"] > 80
-    with pytest.raises(ValueError, match="max_queries"):
+    with pytest.raises(ValueError, match="--queries N"):
         estimate.profile_stages(load_params("params/default.yaml"))
+    assert estimate.profile_stages(load_params("params/default.yaml"), n_queries=225)[0].sequences > 0
+
+
+def test_cli_prints_a_table_and_refuses_an_unknown_gpu(capsys):
+    assert estimate.main(["params/paper.yaml", "H100 80GB"]) == 0
+    assert "| 02 CPT | llm-7b |" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        estimate.main(["params/paper.yaml", "TPU"])

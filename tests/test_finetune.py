@@ -43,11 +43,16 @@ def test_load_kwargs_keep_fp32_master_weights_for_full_fine_tuning():
         validate({**load_params("params/smoke.yaml").model_dump(), "llm": {"finetune": "full", "base_dtype": "bf16"}}, "x")
 
 
-def test_qlora_says_what_it_needs_where_it_cannot_run():
-    if torch.cuda.is_available():
-        pytest.skip("a CUDA machine may run QLoRA")
-    with pytest.raises(RuntimeError, match="qlora' needs"):
-        finetune.load_kwargs(LLMParams(finetune="qlora", base_dtype="bf16"))
+def test_qlora_is_refused_with_the_allowed_values():
+    with pytest.raises(ValueError, match="'full' or 'lora'"):
+        LLMParams(finetune="qlora", base_dtype="bf16")
+
+
+def test_the_head_stays_fp32_under_bf16_autocast(decoder_dir):
+    scorer = LastTokenScorer.from_decoder(decoder_dir, dtype=torch.bfloat16)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        logits = scorer(**_batch(decoder_dir)).logits
+    assert logits.dtype == torch.float32
 
 
 def test_lora_teacher_trains_adapters_and_head_only_then_merges(decoder_dir):

@@ -57,7 +57,8 @@ def start_chain(folder) -> subprocess.Popen:
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     log = (folder / "make.log").open("w")  # a file, not a pipe: a full pipe would stall make
     return subprocess.Popen(["make", "-C", str(ROOT), "replicate", f"PARAMS={params}", f"OUTPUTS={folder / 'outputs'}",
-                             f"PYTHON={sys.executable}"], stdout=log, stderr=subprocess.STDOUT, text=True, env=env)
+                             f"PYTHON={sys.executable}"], stdout=log, stderr=subprocess.STDOUT, text=True, env=env,
+                            start_new_session=True)  # its own process group: conftest can stop make and its kernels
 
 
 @pytest.mark.slow

@@ -81,14 +81,19 @@ class BM25Index:
     def search(self, query: str, k: int) -> list[tuple[str, float]]:
         """The k best documents with a positive score, best first, ties in index order: bm25s'
         top-k selection over the query's scores (no sort of the corpus), `TIE_MARGIN` deeper than
-        k so that a tie at the cut is broken by index order rather than by the selection."""
+        k; when even that depth ends in a tie with the k-th score, every document at or above it is
+        collected from the score vector (one linear pass), so the cut never depends on the
+        selection's order."""
         ids = self._token_ids(query)
         if not ids or k <= 0:
             return []
         deeper = min(k + self.TIE_MARGIN, len(self.doc_ids))
         found, scores = self._retriever.retrieve([ids], k=deeper, sorted=False, show_progress=False, n_threads=0)
-        pairs = [(int(i), float(s)) for i, s in zip(found[0], scores[0], strict=True) if s > 0]
-        pairs.sort(key=lambda p: (-p[1], p[0]))
+        pairs = sorted(((int(i), float(s)) for i, s in zip(found[0], scores[0], strict=True) if s > 0), key=lambda p: (-p[1], p[0]))
+        if len(pairs) > k and deeper < len(self.doc_ids) and pairs[-1][1] == pairs[k - 1][1]:
+            full = np.asarray(self._retriever.get_scores_from_ids(ids), dtype=np.float32)
+            at_least = np.flatnonzero(full >= np.float32(pairs[k - 1][1]))
+            pairs = sorted(((int(i), float(full[i])) for i in at_least), key=lambda p: (-p[1], p[0]))
         return [(self.doc_ids[i], s) for i, s in pairs[:k]]
 
     def score_docs(self, query: str, doc_ids: Sequence[str]) -> np.ndarray:
@@ -97,10 +102,10 @@ class BM25Index:
         positions, without scoring the corpus."""
         data, indices, indptr = (self._retriever.scores[k] for k in ("data", "indices", "indptr"))
         positions = np.array([self.position(d) for d in doc_ids], dtype=np.int64)
-        out = np.zeros(len(positions), dtype=np.float64)
+        out = np.zeros(len(positions), dtype=np.float32)  # float32, term by term: bm25s' own sums, bit for bit
         for t in self._token_ids(query):
             docs = indices[indptr[t] : indptr[t + 1]]
             j = np.minimum(np.searchsorted(docs, positions), max(len(docs) - 1, 0))
             hit = (docs[j] == positions) if len(docs) else np.zeros(len(positions), dtype=bool)
             out[hit] += data[indptr[t] : indptr[t + 1]][j[hit]]
-        return out.astype(np.float32)
+        return out

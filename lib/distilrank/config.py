@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -23,8 +23,22 @@ class ParamsError(ValueError):
     """A params file (or papermill's injected parameters) is not a valid profile."""
 
 
+def _wants_float(annotation: Any) -> bool:
+    """Whether a field's type holds floats (float, float | None, dict[str, float], list[float])."""
+    return annotation is float or any(_wants_float(a) for a in get_args(annotation))
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _scientific(cls, data: Any) -> Any:
+        """`5e-5` in a float field is the float it means (see `scientific_floats`)."""
+        if not isinstance(data, dict):
+            return data
+        return {k: scientific_floats(v) if k in cls.model_fields and _wants_float(cls.model_fields[k].annotation) else v
+                for k, v in data.items()}
 
 
 class DataParams(_Section):
@@ -280,11 +294,12 @@ class LLMParams(_Section):
 
     `full` trains every weight, kept in fp32 (master weights) under the run's mixed `precision`;
     `lora` freezes the backbone, stored in `base_dtype`, and trains low-rank adapters (and the
-    score head) in fp32; `qlora` stores the frozen backbone in 4 bits (bitsandbytes, CUDA only).
-    Adapters are merged into the saved decoder, so later stages load a plain checkpoint.
+    score head) in fp32. Adapters are merged into the saved decoder, so later stages load a plain
+    checkpoint. (QLoRA is not offered: merging adapters into 4-bit weights would round most of a
+    LoRA update away, and the saved decoder would need bitsandbytes and CUDA to load.)
     """
 
-    finetune: Literal["full", "lora", "qlora"] = "full"
+    finetune: Literal["full", "lora"] = "full"
     base_dtype: Literal["fp32", "bf16"] = Field("fp32", description="storage of frozen backbone weights (lora)")
     gradient_checkpointing: bool = Field(False, description="recompute activations in the backward pass: less memory, ~30% more time")
     lora: LoraParams = Field(default_factory=LoraParams)
@@ -313,7 +328,7 @@ class ModelParams(_Section):
 class Params(_Section):
     """A whole profile."""
 
-    profile: str
+    profile: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="names outputs/<profile>/: letters, digits, '.', '_', '-'")
     seed: int
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
@@ -359,7 +374,8 @@ _SCIENTIFIC = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 
 def scientific_floats(raw: Any) -> Any:
-    """`raw` with every string written like `5e-5` read as the float it means.
+    """`raw` with every string written like `5e-5` read as the float it means; applied to the
+    float-typed fields of a profile only (a profile name or a path may look like `1e3`).
 
     YAML 1.1 (PyYAML, and papermill's `-f`) reads a float only with a dot in its mantissa, so
     `lr: 5e-5` arrives as the string "5e-5"; a learning rate is written so more often than not.
@@ -372,12 +388,12 @@ def scientific_floats(raw: Any) -> Any:
 
 
 def validate(raw: Any, source: str) -> Params:
-    """Validate a mapping as a profile (`5e-5` style strings read as floats); `source` names it
-    in the error."""
+    """Validate a mapping as a profile (`5e-5` style strings in float fields read as floats);
+    `source` names it in the error."""
     if not isinstance(raw, dict):
         raise ParamsError(f"invalid parameters in {source}: expected a mapping at the top level")
     try:
-        return Params.model_validate(scientific_floats(raw))
+        return Params.model_validate(raw)
     except ValidationError as err:
         raise ParamsError(_format(err, source)) from None
 

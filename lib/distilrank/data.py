@@ -74,8 +74,9 @@ class DocStore(Mapping):
         same = np.flatnonzero(self._sorted[1:] == self._sorted[:-1])
         if len(same):
             dup = self._sorted[same[0]].decode()
-            first, again = sorted(int(r) + 1 for r in self._order[same[0] : same[0] + 2])
-            raise DataError(f"{source}:{again}: duplicate doc_id {dup!r} (first at record {first})")
+            first, again = sorted(int(r) for r in self._order[same[0] : same[0] + 2])
+            where = (lambda r: record_line(Path(source), r)) if Path(source).is_file() else (lambda r: r + 1)  # noqa: E731
+            raise DataError(f"{source}:{where(again)}: duplicate doc_id {dup!r} (first at line {where(first)})")
 
     def position(self, doc_id: str) -> int | None:
         """The row of `doc_id` in the table, or None."""
@@ -189,6 +190,13 @@ def _read_text(path: Path) -> list[str]:
     return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
 
 
+def _fields(path: Path) -> Iterator[tuple[int, str, list[str]]]:
+    """(line number, line, whitespace-split fields) of each non-blank line of a text file."""
+    for lineno, line in enumerate(_read_text(path), start=1):
+        if line.strip():
+            yield lineno, line, line.split()
+
+
 def parse_smart(path: Path, fields: set[str], report: Counter) -> list[tuple[str, dict[str, str]]]:
     """Parse a SMART file into `(raw id, {field: folded text})` records, in file order.
 
@@ -280,10 +288,7 @@ def read_cranfield(folder: str | Path, verify_checksums: bool = True) -> Collect
 
     qrels: dict[str, dict[str, int]] = {}
     path = folder / "cranqrel"
-    for lineno, line in enumerate(_read_text(path), start=1):
-        if not line.strip():
-            continue
-        parts = line.split()
+    for lineno, line, parts in _fields(path):
         if len(parts) != 3 or not all(p.lstrip("-").isdigit() for p in parts):
             raise DataError(f"{path}:{lineno}: expected 'query doc grade', got {line!r}")
         qid, did, grade = parts[0], parts[1], int(parts[2])
@@ -427,8 +432,8 @@ def _doc_table(records: Iterator[tuple[str, str, str]], batch: int = 100_000) ->
 
 
 def _jsonl_table(path: Path, what: str) -> pa.Table:
-    """A JSONL file as an Arrow table (pyarrow's reader: no Python object per record); a blank
-    line or a malformed record is an error naming the file and line."""
+    """A JSONL file as an Arrow table (pyarrow's reader: no Python object per record); a malformed
+    record is an error naming the file and line (blank lines are skipped, as pyarrow skips them)."""
     import pyarrow.json as pj
 
     if not path.is_file():
@@ -437,19 +442,35 @@ def _jsonl_table(path: Path, what: str) -> pa.Table:
         table = pj.read_json(path, read_options=pj.ReadOptions(block_size=1 << 24))
     except pa.ArrowInvalid as err:
         line = _first_bad_json_line(path)
-        raise DataError(f"{path}:{line}: not a JSON object per line ({str(err).splitlines()[0]})") from None
+        if line is None:  # every line is a JSON object: the records disagree in type (pyarrow says which)
+            raise DataError(f"{path}: records disagree in a field's type ({str(err).splitlines()[0]})") from None
+        raise DataError(f"{path}:{line}: not a JSON object per line") from None
     return table
 
 
-def _first_bad_json_line(path: Path) -> int | str:
+def _first_bad_json_line(path: Path) -> int | None:
     with path.open(encoding="utf-8", errors="replace") as f:
         for lineno, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
             try:
                 if not isinstance(json.loads(line), dict):
                     return lineno
             except json.JSONDecodeError:
                 return lineno
-    return "?"
+    return None
+
+
+def record_line(path: Path, record: int) -> int:
+    """The line of the `record`-th (0-based) non-blank line of a file: what an Arrow row index
+    means in the file (read again only to name a line in an error)."""
+    seen = -1
+    with path.open(encoding="utf-8", errors="replace") as f:
+        for lineno, line in enumerate(f, start=1):
+            seen += bool(line.strip())
+            if seen == record:
+                return lineno
+    return record + 1
 
 
 def _string_column(table: pa.Table, name: str, path: Path, required: bool = True) -> pa.ChunkedArray:
@@ -464,7 +485,7 @@ def _string_column(table: pa.Table, name: str, path: Path, required: bool = True
         raise DataError(f"{path}: {name!r} must be a string (found {col.type})")
     nulls = pc.is_null(col)
     if required and pc.any(nulls).as_py():
-        raise DataError(f"{path}:{int(pc.index(nulls, True).as_py()) + 1}: {name!r} is missing or null")
+        raise DataError(f"{path}:{record_line(path, int(pc.index(nulls, True).as_py()))}: {name!r} is missing or null")
     return pc.fill_null(pc.cast(col, pa.string()), "")
 
 
@@ -480,9 +501,9 @@ def read_trec_docs(path: str | Path) -> DocStore:
     empty = pc.and_(pc.equal(pc.utf8_length(title), 0), pc.equal(pc.utf8_length(text), 0))
     if pc.any(empty).as_py():
         row = int(pc.index(empty, True).as_py())
-        raise DataError(f"{path}:{row + 1}: document {ids[row].as_py()!r} is empty (no title and no text)")
+        raise DataError(f"{path}:{record_line(path, row)}: document {ids[row].as_py()!r} is empty (no title and no text)")
     if pc.any(pc.equal(pc.utf8_length(ids), 0)).as_py():
-        raise DataError(f"{path}:{int(pc.index(pc.equal(pc.utf8_length(ids), 0), True).as_py()) + 1}: empty doc_id")
+        raise DataError(f"{path}:{record_line(path, int(pc.index(pc.equal(pc.utf8_length(ids), 0), True).as_py()))}: empty doc_id")
     return DocStore(pa.table({"doc_id": ids, "title": title, "body": text}), str(path))
 
 
@@ -524,10 +545,7 @@ def read_trec_qrels(path: str | Path, queries: Mapping[str, str], docs: Mapping[
     mark junk so) count as 0."""
     path = Path(path)
     qrels: dict[str, dict[str, int]] = {}
-    for lineno, line in enumerate(_read_text(path), start=1):
-        if not line.strip():
-            continue
-        parts = line.split()
+    for lineno, line, parts in _fields(path):
         if len(parts) != 4 or not parts[3].lstrip("-").isdigit():
             raise DataError(f"{path}:{lineno}: expected 'query_id iteration doc_id gain', got {line.strip()!r}")
         qid, did, gain = parts[0], parts[2], int(parts[3])

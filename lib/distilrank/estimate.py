@@ -78,34 +78,49 @@ def estimate(stage: Stage, gpu: str = "A100 80GB", mfu: float = MFU) -> dict[str
             "PFLOP": flops / 1e15, "hours": flops / (GPU_BF16_PEAK[gpu] * mfu) / 3600, "memory (GB)": memory / 1e9}
 
 
-def profile_stages(cfg: Any, teacher_shape: str = "llm-7b", student_shapes: dict[str, str] | None = None) -> list[Stage]:
+def profile_stages(cfg: Any, teacher_shape: str = "llm-7b", student_shapes: dict[str, str] | None = None,
+                   cpt_examples_per_query: float = 1.06, n_queries: int | None = None) -> list[Stage]:
     """The stages of a profile (notebooks 02, 03, 04, 08) as work: sequence counts from its sizes.
 
-    Training queries are `data.max_queries` less test and dev (or `split.n_train`); the transfer
-    set is `prep.train_depth` candidates per training query, dev and test `prep.eval_depth`."""
-    if cfg.data.max_queries is None:
-        raise ValueError("estimate: the profile needs data.max_queries (the number of queries it samples)")
-    n_train = cfg.data.max_queries - cfg.split.n_test - cfg.split.n_dev
+    Training queries are `data.max_queries` less test and dev (or `split.n_train`); CPT has
+    `cpt_examples_per_query` clicked documents per training query (MS MARCO's judged training
+    queries have 1.06 relevant passages each), up to `cpt.max_examples`; the transfer set is
+    `prep.train_depth` candidates per training query, dev and test `prep.eval_depth`. Every
+    sequence is counted at the stage's `max_len` (batches are padded to their longest member, and
+    most pairs are shorter: an upper bound). `n_queries` (judged queries of your collection) stands
+    in for `data.max_queries`."""
+    n_queries = n_queries or cfg.data.max_queries
+    if n_queries is None:
+        raise ValueError("estimate: give the number of judged queries (--queries N) or set data.max_queries")
+    n_train = n_queries - cfg.split.n_test - cfg.split.n_dev
     n_train = min(n_train, cfg.split.n_train) if cfg.split.n_train else n_train
-    n_eval = cfg.split.n_test + cfg.split.n_dev
+    n_dev, n_eval = cfg.split.n_dev, cfg.split.n_test + cfg.split.n_dev
     students = student_shapes or {"bert12": "bert-12", "bert6": "bert-6"}
-    llm, t, d = cfg.llm, cfg.teacher, cfg.distill
+    llm, t, d, depth = cfg.llm, cfg.teacher, cfg.distill, cfg.prep.eval_depth
     lora = llm.finetune != "full"
+    variants = len(cfg.cpt.variants)
+    cpt_examples = min(cfg.cpt.max_examples or 10**12, int(n_train * cpt_examples_per_query)) + cfg.cpt.pseudo_examples
+    teacher_steps = n_train * t.epochs // t.groups_per_step
+    curve_points = teacher_steps // t.eval_every if t.eval_every else 0
+    curve_pairs = min(t.curve_queries or n_dev, n_dev) * depth
     stages = [
-        Stage("02 CPT", teacher_shape, True, int(cfg.cpt.max_examples * cfg.cpt.epochs), cfg.cpt.max_len, cfg.cpt.batch_size,
+        Stage("02 CPT", teacher_shape, True, variants * int(cpt_examples * cfg.cpt.epochs), cfg.cpt.max_len, cfg.cpt.batch_size,
               lora, llm.gradient_checkpointing, lm_head=True),
-        Stage("03 teacher fine-tuning (x2: with and without CPT)", teacher_shape, True, 2 * n_train * t.epochs * t.group_size,
+        Stage("02 dev likelihood ranking, before and after CPT", teacher_shape, False, variants * 2 * n_dev * depth,
+              cfg.cpt.max_len, t.batch_size),
+        Stage("03 teacher fine-tuning (with and without CPT)", teacher_shape, True, (variants + 1) * n_train * t.epochs * t.group_size,
               t.max_len, t.group_size * t.groups_per_step, lora, llm.gradient_checkpointing),
-        Stage("03 teacher scores: transfer set, dev/test (both teachers)", teacher_shape, False,
-              n_train * cfg.prep.train_depth + 2 * n_eval * cfg.prep.eval_depth, t.max_len, t.batch_size),
+        Stage(f"03 teacher learning curves ({curve_points} dev points each)", teacher_shape, False,
+              (variants + 1) * curve_points * curve_pairs, t.max_len, t.batch_size),
+        Stage("03 teacher scores: transfer set, dev/test", teacher_shape, False,
+              n_train * cfg.prep.train_depth + (variants + 1) * n_eval * depth, t.max_len, t.batch_size),
     ]
+    labels = cfg.labels_student
+    stages.append(Stage("03 bert6-labels", students.get("bert6", "bert-6"), True, n_train * labels.epochs * labels.group_size,
+                        labels.max_len, labels.group_size * labels.groups_per_step))
     for name in cfg.models.students:
-        shape = students.get(name, "bert-12")
-        labels = cfg.labels_student
-        stages.append(Stage(f"03 {name}-labels", shape, True, n_train * labels.epochs * labels.group_size, labels.max_len,
-                            labels.group_size * labels.groups_per_step))
-        stages.append(Stage(f"04 {name}: point, margin, hybrid", shape, True, 3 * d.steps * d.groups_per_step * d.group_size,
-                            d.max_len, d.group_size * d.groups_per_step))
+        stages.append(Stage(f"04 {name}: point, margin, hybrid", students.get(name, "bert-12"), True,
+                            3 * d.steps * d.groups_per_step * d.group_size, d.max_len, d.group_size * d.groups_per_step))
     c = cfg.curriculum
     stages.append(Stage("08 four curriculum students", students.get("bert6", "bert-6"), True,
                         4 * c.steps * d.groups_per_step * d.group_size, d.max_len, d.group_size * d.groups_per_step))
@@ -113,7 +128,8 @@ def profile_stages(cfg: Any, teacher_shape: str = "llm-7b", student_shapes: dict
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m distilrank.estimate params/paper.yaml [GPU]`: the estimate table, as markdown."""
+    """`python -m distilrank.estimate params/paper.yaml [GPU] [--queries N]`: the estimate table, as markdown."""
+    import argparse
     import sys
 
     import pandas as pd
@@ -121,13 +137,19 @@ def main(argv: list[str] | None = None) -> int:
     from distilrank.config import load_params
     from distilrank.report import markdown_table
 
-    args = sys.argv[1:] if argv is None else argv
-    if not args or len(args) > 2 or (len(args) == 2 and args[1] not in GPU_BF16_PEAK):
-        print(f"usage: python -m distilrank.estimate params/<profile>.yaml [{' | '.join(GPU_BF16_PEAK)}]", file=sys.stderr)
+    ap = argparse.ArgumentParser(prog="python -m distilrank.estimate", description="GPU time and memory per stage, estimated")
+    ap.add_argument("params", help="a params file, e.g. params/paper.yaml")
+    ap.add_argument("gpu", nargs="?", default="A100 80GB", choices=list(GPU_BF16_PEAK))
+    ap.add_argument("--queries", type=int, default=None, help="judged queries of the collection (default: data.max_queries)")
+    args = ap.parse_args(sys.argv[1:] if argv is None else argv)
+    gpu = args.gpu
+    try:
+        stages = profile_stages(load_params(args.params), n_queries=args.queries)
+    except ValueError as err:
+        print(err, file=sys.stderr)
         return 2
-    gpu = args[1] if len(args) == 2 else "A100 80GB"
-    table = pd.DataFrame([estimate(s, gpu) for s in profile_stages(load_params(args[0]))]).set_index("stage")
-    print(f"Estimate (not measured) for {args[0]} on one {gpu}: dense bf16 peak {GPU_BF16_PEAK[gpu] / 1e12:.0f} TFLOP/s at "
+    table = pd.DataFrame([estimate(s, gpu) for s in stages]).set_index("stage")
+    print(f"Estimate (not measured) for {args.params} on one {gpu}: dense bf16 peak {GPU_BF16_PEAK[gpu] / 1e12:.0f} TFLOP/s at "
           f"{MFU:.0%} MFU; memory = weights + optimiser state + one batch's activations.\n")
     shown = table.assign(**{"sequences": table["sequences"].map("{:,}".format), "tokens (M)": table["tokens (M)"].map("{:,.0f}".format),
                             "PFLOP": table["PFLOP"].map("{:,.0f}".format), "hours": table["hours"].map("{:.1f}".format),

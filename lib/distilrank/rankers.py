@@ -45,7 +45,8 @@ class LastTokenScorer(nn.Module):
     """A decoder backbone + last-token pooling + `Linear(hidden, 1)`: the LLM ranking teacher.
 
     The head is fp32 whatever the backbone's dtype (a bf16 hub decoder, or a backbone with LoRA
-    adapters): the pooled state is cast to it, so the score and its gradient are fp32."""
+    adapters) and runs outside any autocast on the pooled state cast to fp32, so the score and the
+    head's gradient are fp32 under bf16 mixed precision too."""
 
     HEAD_FILE = "score_head.safetensors"
 
@@ -60,7 +61,9 @@ class LastTokenScorer(nn.Module):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **_: object) -> SequenceClassifierOutput:
         hidden = self.backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         pooled = last_token_pool(hidden, attention_mask)
-        return SequenceClassifierOutput(logits=self.head(pooled.to(self.head.weight.dtype)))
+        with torch.autocast(device_type=pooled.device.type, enabled=False):
+            logits = self.head(pooled.to(self.head.weight.dtype))
+        return SequenceClassifierOutput(logits=logits)
 
     @classmethod
     def from_decoder(cls, path: str | Path, **kwargs: object) -> LastTokenScorer:
