@@ -38,7 +38,7 @@ def build_variant(variant: str, cfg: Any, corpus_texts: Iterable[str], seed: int
 
 def load_scorer(path: str | Path, llm: Any) -> LastTokenScorer:
     """A ranking teacher to train: a fresh fp32 head on the decoder saved at `path`, loaded as
-    `llm` says (fp32 for full fine-tuning, `base_dtype` or 4 bits for LoRA / QLoRA), with LoRA
+    `llm` says (fp32 for full fine-tuning, `base_dtype` for LoRA), with LoRA
     adapters and gradient checkpointing on its backbone where `llm` asks for them. `train_system`
     merges the adapters after training."""
     scorer = LastTokenScorer.from_decoder(path, **finetune.load_kwargs(llm))
