@@ -61,8 +61,3 @@ def merge(model: nn.Module) -> nn.Module:
         model.activation_checkpointing_disable()
     return model
 
-
-def trainable_share(model: nn.Module) -> tuple[int, int]:
-    """(trainable parameters, all parameters), tied weights counted once."""
-    params = {id(p): p for p in model.parameters()}.values()
-    return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
