@@ -141,10 +141,14 @@ class Collection:
 def empty_documents(docs: Mapping[str, Doc]) -> int:
     """How many documents have neither title nor body (counted in Arrow for a `DocStore`)."""
     if isinstance(docs, DocStore):
-        t = docs.table
-        blank = lambda c: pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(pc.fill_null(t[c], ""))), 0)  # noqa: E731
-        return int(pc.sum(pc.and_(blank("title"), blank("body"))).as_py() or 0)
+        return int(pc.sum(blank_documents(docs.table["title"], docs.table["body"])).as_py() or 0)
     return sum(not d.text for d in docs.values())
+
+
+def blank_documents(title: pa.ChunkedArray, body: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Per document (Arrow columns): True where title and body are both empty or white space."""
+    blank = lambda c: pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(pc.fill_null(c, ""))), 0)  # noqa: E731
+    return pc.and_(blank(title), blank(body))
 
 
 # --------------------------------------------------------------------------- Cranfield (SMART)
@@ -498,7 +502,7 @@ def read_trec_docs(path: str | Path) -> DocStore:
     title, text = _string_column(table, "title", path, required=False), _string_column(table, "text", path)
     squash = lambda c: pc.utf8_trim_whitespace(pc.replace_substring_regex(c, r"\s+", " "))  # noqa: E731
     title, text = squash(title), squash(text)
-    empty = pc.and_(pc.equal(pc.utf8_length(title), 0), pc.equal(pc.utf8_length(text), 0))
+    empty = blank_documents(title, text)
     if pc.any(empty).as_py():
         row = int(pc.index(empty, True).as_py())
         raise DataError(f"{path}:{record_line(path, row)}: document {ids[row].as_py()!r} is empty (no title and no text)")
