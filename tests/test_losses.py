@@ -4,14 +4,22 @@ import pytest
 import torch
 
 from distilrank.losses import (
+    ADRMSE,
+    LOSSES,
+    ORDER_ONLY,
+    ApproxNDCG,
     HybridMSE,
+    InfoNCE,
+    KLDivergence,
     ListNet,
     MarginMSE,
     PointMSE,
     RankNet,
+    approx_ranks,
     group_pairs,
     make_loss,
     ordered_pairs,
+    target_ranks,
 )
 
 
@@ -95,3 +103,85 @@ def test_hybrid_is_the_weighted_sum():
     point, margin = PointMSE()(scores, teacher).item(), MarginMSE()(scores, teacher).item()
     assert HybridMSE()(scores, teacher).item() == pytest.approx(point + margin)
     assert make_loss("hybrid", margin_weight=0.25)(scores, teacher).item() == pytest.approx(point + 0.25 * margin)
+
+
+def sigmoid(x: float) -> float:
+    return 1 / (1 + math.exp(-x))
+
+
+def test_target_ranks_by_hand_with_ties_and_padding():
+    targets = torch.tensor([[0.5, 2.0, 0.5, 9.0]])
+    mask = torch.tensor([[True, True, True, False]])
+    # 2.0 first; the tie 0.5 / 0.5 in column order; padding after every real document
+    assert target_ranks(targets, mask).tolist() == [[2.0, 1.0, 3.0, 4.0]]
+
+
+def test_approx_ranks_by_hand_and_exact_at_low_temperature():
+    scores = torch.tensor([[1.0, 0.0, 5.0]])
+    mask = torch.tensor([[True, True, False]])
+    # doc 0: 1 + sigma(0 - 1); doc 1: 1 + sigma(1 - 0); the padded doc 2 counts for neither
+    got = approx_ranks(scores, mask)[0, :2].tolist()
+    assert got == pytest.approx([1 + sigmoid(-1), 1 + sigmoid(1)])
+    sharp = approx_ranks(torch.tensor([[3.0, 1.0, 2.0]]), temperature=1e-3)
+    assert sharp[0].tolist() == pytest.approx([1.0, 3.0, 2.0])
+
+
+def test_adrmse_by_hand():
+    scores = torch.tensor([[0.0, 1.0]])
+    targets = torch.tensor([[5.0, 1.0]])  # teacher: doc 0 first
+    r0, r1 = 1 + sigmoid(1), 1 + sigmoid(-1)  # the student's approximate ranks
+    expected = ((r0 - 1) ** 2 / math.log2(2) + (r1 - 2) ** 2 / math.log2(3)) / 2
+    assert ADRMSE()(scores, targets).item() == pytest.approx(expected)
+    # only the teacher's order counts: inverted ranks as targets give the same loss
+    assert ADRMSE()(scores, torch.tensor([[2.0, 1.0]])).item() == pytest.approx(expected)
+
+
+def test_adrmse_ignores_padding_and_falls_with_agreement():
+    targets = torch.tensor([[3.0, 2.0, 1.0, 0.0]])
+    mask = torch.tensor([[True, True, True, False]])
+    agree, disagree = torch.tensor([[9.0, 5.0, 1.0, 100.0]]), torch.tensor([[1.0, 5.0, 9.0, 100.0]])
+    assert ADRMSE()(agree, targets, mask).item() < ADRMSE()(disagree, targets, mask).item()
+    assert ADRMSE()(agree, targets, mask).item() == pytest.approx(ADRMSE()(agree[:, :3], targets[:, :3]).item())
+
+
+def test_approx_ndcg_by_hand():
+    scores = torch.tensor([[0.0, 1.0]])
+    targets = torch.tensor([[1.0, 0.0]])  # gains 2^1 - 1 = 1 and 0
+    r0 = 1 + sigmoid(1)  # the relevant document's approximate rank
+    assert ApproxNDCG()(scores, targets).item() == pytest.approx(1 - (1 / math.log2(1 + r0)) / 1.0)
+    # negative targets count as gain 0; a query without any gain is left out
+    both = ApproxNDCG()(torch.tensor([[0.0, 1.0], [3.0, 2.0]]), torch.tensor([[1.0, -2.0], [-1.0, -1.0]]))
+    assert both.item() == pytest.approx(1 - 1 / math.log2(1 + r0))
+
+
+def test_infonce_by_hand_and_with_padding():
+    scores = torch.tensor([[2.0, 0.0, 1.0, 50.0]])
+    targets = torch.tensor([[0.1, 0.3, 0.2, 9.0]])  # the teacher's top real document is doc 1
+    mask = torch.tensor([[True, True, True, False]])
+    expected = -math.log(math.exp(0.0) / (math.exp(2.0) + math.exp(0.0) + math.exp(1.0)))
+    assert InfoNCE()(scores, targets, mask).item() == pytest.approx(expected)
+
+
+def test_kl_is_listnet_minus_target_entropy_and_zero_at_the_teacher():
+    scores = torch.tensor([[0.0, 0.0]])
+    targets = torch.tensor([[1.0, 0.0]])
+    p = torch.softmax(targets, 1)
+    entropy = -(p * p.log()).sum().item()
+    assert KLDivergence()(scores, targets).item() == pytest.approx(ListNet()(scores, targets).item() - entropy)
+    assert KLDivergence()(targets.clone(), targets).item() == pytest.approx(0.0, abs=1e-6)
+    padded = KLDivergence()(torch.tensor([[0.0, 0.0, 7.0]]), torch.tensor([[1.0, 0.0, 3.0]]), torch.tensor([[True, True, False]]))
+    assert padded.item() == pytest.approx(KLDivergence()(scores, targets).item())
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_every_loss_is_differentiable_and_order_only_losses_ignore_the_target_scale(name):
+    scores = torch.tensor([[0.3, -0.2, 1.1, 0.0], [0.5, 0.1, -0.4, 2.0]], requires_grad=True)
+    targets = torch.tensor([[1.5, -0.5, 0.7, 0.2], [0.9, 2.1, -1.0, 0.0]])
+    mask = torch.tensor([[True, True, True, True], [True, True, True, False]])
+    loss = make_loss(name)(scores, targets, mask)
+    loss.backward()
+    assert torch.isfinite(loss) and scores.grad is not None and torch.isfinite(scores.grad).all()
+    assert scores.grad[1, 3] == 0  # padding gets no gradient
+    ranks = (5 - target_ranks(targets, mask)).masked_fill(~mask, 0.0)  # inverted ranks: the same order
+    if name in ORDER_ONLY:
+        assert make_loss(name)(scores, ranks, mask).item() == pytest.approx(loss.item())

@@ -195,6 +195,60 @@ class DistillParams(_Section):
     eval_every: int = Field(0, ge=0, description="dev evaluation every n steps (0: at the end only)")
     curve_queries: int | None = Field(None, ge=1, description="dev queries of the learning curve (a fixed seeded subset; None: all)")
     batch_size: int = Field(64, ge=1, description="scoring batch size")
+    fusion_queries: int | None = Field(None, ge=1, description="training queries whose lists fit each <student>+bm25 fusion (a seeded subset; None: all)")
+
+
+LOSS_NAMES = Literal["ranknet", "listnet", "kl", "adrmse", "approxndcg", "infonce", "point_mse", "margin_mse", "hybrid"]
+FIRST_STAGES = Literal["bm25", "dense", "fused"]
+TARGET_KINDS = Literal["scores", "ranks"]
+
+
+class RankDistillmParams(_Section):
+    """Notebook 07: Rank-DistiLLM's practices (`distilrank.rank_distillm`).
+
+    The grid is `losses` x `targets` x `first_stages` x `depths`; a cell is named
+    `<loss>-<targets>-<first stage>-d<depth>` (its student is `bert6-<cell>`), and `run` picks the
+    cells trained: `all`, or a list of names. Every student trains `steps` steps of
+    `groups_per_step` groups of `group_size` candidates sampled from its first stage's top `depth`
+    (so every cell sees the same number of training pairs), on the training queries only.
+    """
+
+    losses: list[LOSS_NAMES] = Field(min_length=1)
+    targets: list[TARGET_KINDS] = Field(min_length=1, description="scores: the teacher's scores; ranks: only its permutation (inverted ranks)")
+    first_stages: list[FIRST_STAGES] = Field(min_length=1, description="bm25, dense (dense-minilm, exact search) or fused (bm25+dense-minilm)")
+    depths: list[int] = Field(min_length=1, description="sampling depths k: training candidates come from the first stage's top k")
+    run: Literal["all"] | list[str] = Field(description="the cells trained: all, or names <loss>-<targets>-<stage>-d<k>")
+    steps: int = Field(ge=1, description="optimiser steps per student (the same for every cell)")
+    lr: float = Field(gt=0)
+    temperature: float = Field(1.0, gt=0, description="of the listwise and approximate-rank losses")
+    max_len: int = Field(ge=16)
+    group_size: int = Field(ge=2)
+    groups_per_step: int = Field(1, ge=1)
+    batch_size: int = Field(64, ge=1, description="scoring batch size")
+    eval_every: int = Field(0, ge=0, description="dev evaluation every n steps (0: none; the grid reads test only)")
+    curve_queries: int | None = Field(None, ge=1, description="dev queries of a learning curve (unused when eval_every is 0)")
+
+    @model_validator(mode="after")
+    def _cells_in_grid(self) -> RankDistillmParams:
+        if any(d < self.group_size for d in self.depths):
+            raise ValueError(f"every depth must be at least group_size ({self.group_size}): {self.depths}")
+        if self.run != "all":
+            grid = set(self.cells())
+            unknown = [c for c in self.run if c not in grid]
+            if unknown:
+                raise ValueError(f"run names cells outside the grid: {unknown} (a cell is <loss>-<targets>-<stage>-d<k> "
+                                 f"from losses {self.losses}, targets {self.targets}, first_stages {self.first_stages}, depths {self.depths})")
+            if len(set(self.run)) != len(self.run):
+                raise ValueError("run names a cell twice")
+        return self
+
+    def cells(self) -> list[str]:
+        """Every cell of the grid, by name, in axis order."""
+        return [f"{loss}-{t}-{stage}-d{k}" for loss in self.losses for t in self.targets for stage in self.first_stages for k in self.depths]
+
+    def selected(self) -> list[str]:
+        """The cells `run` picks, in its order."""
+        return self.cells() if self.run == "all" else list(self.run)
 
 
 class CurriculumParams(_Section):
@@ -343,6 +397,7 @@ class Params(_Section):
     teacher: TeacherParams
     labels_student: RankTrainParams
     distill: DistillParams
+    rank_distillm: RankDistillmParams
     curriculum: CurriculumParams
     report: ReportParams
     latency: LatencyParams

@@ -32,6 +32,16 @@ def pick_queries(query_ids: Sequence[str], n: int, seed: int) -> list[str]:
     return [ids[i] for i in keep]
 
 
+def fusion_lists(train: pd.DataFrame, n_queries: int | None, seed: int) -> pd.DataFrame:
+    """The training queries' BM25 lists (rows with `source == "bm25"`, as test lists look) that a
+    `<student>+bm25` fusion is fitted on: those of `n_queries` seeded queries (`pick_queries`), or
+    of every training query when `n_queries` is None."""
+    lists = train[train["source"] == "bm25"]
+    if n_queries is None:
+        return lists
+    return lists[lists["query_id"].isin(pick_queries(lists["query_id"], n_queries, seed))]
+
+
 def teacher_of(kind: str) -> tuple[str, str]:
     """(system name, transfer-set column) of the teacher `distill.teacher` names."""
     if kind not in TEACHERS:

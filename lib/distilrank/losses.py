@@ -121,12 +121,99 @@ class HybridMSE(torch.nn.Module):
         return self.point(scores, targets, mask) + self.margin_weight * self.margin(scores, targets, mask)
 
 
-LOSSES = {"ranknet": RankNet, "listnet": ListNet, "point_mse": PointMSE, "margin_mse": MarginMSE,
-          "hybrid": HybridMSE}
+class KLDivergence(ListNet):
+    """KL(softmax(targets / t) || softmax(scores)): ListNet minus the targets' entropy, so a student
+    that matches the teacher's distribution exactly has loss 0 (the listwise distillation loss of
+    Rank-DistiLLM and lightning-ir's `KLDivergence`; the same gradients as ListNet)."""
+
+    def forward(self, scores: Tensor, targets: Tensor, mask: Tensor | None = None) -> Tensor:
+        valid = _mask(scores, mask)
+        log_p = torch.log_softmax(targets.masked_fill(~valid, torch.finfo(targets.dtype).min) / self.temperature, dim=1)
+        entropy = -(log_p.exp() * log_p).masked_fill(~valid, 0.0).sum(dim=1).mean()
+        return super().forward(scores, targets, mask) - entropy
+
+
+def target_ranks(targets: Tensor, mask: Tensor | None = None) -> Tensor:
+    """1-based rank of each document by `targets` (highest first) among the real documents of its
+    query; ties keep column order; padding ranks after every real document."""
+    valid = _mask(targets, mask)
+    keyed = targets.masked_fill(~valid, float("-inf"))
+    order = torch.sort(keyed, dim=1, descending=True, stable=True).indices
+    return torch.argsort(order, dim=1).to(targets.dtype) + 1
+
+
+def approx_ranks(scores: Tensor, mask: Tensor | None = None, temperature: float = 1.0) -> Tensor:
+    """A differentiable rank (Qin et al., 2010): `1 + sum_{j != i} sigmoid((s_j - s_i) / t)` over the
+    real documents j of the query; exact as t -> 0 (without ties)."""
+    valid = _mask(scores, mask)
+    beats = torch.sigmoid((scores.unsqueeze(1) - scores.unsqueeze(2)) / temperature)  # [q, i, j] = sigma((s_j - s_i) / t)
+    others = valid.unsqueeze(1) & ~torch.eye(scores.shape[1], dtype=torch.bool, device=scores.device)
+    return 1 + (beats * others).sum(dim=2)
+
+
+class ADRMSE(torch.nn.Module):
+    """Approximate discounted rank MSE (Rank-DistiLLM, Schlatt et al., 2025; lightning-ir's
+    `ApproxRankMSE(discount="log2")`): the squared error between the student's approximate rank
+    (`approx_ranks`) and the teacher's rank (`target_ranks`), weighted by `1 / log2(rank + 1)` of the
+    teacher's rank, averaged over real documents. It reads only the order of `targets`, so score
+    and rank targets give the same loss."""
+
+    def __init__(self, temperature: float = 1.0) -> None:
+        super().__init__()
+        self.temperature = temperature
+
+    def forward(self, scores: Tensor, targets: Tensor, mask: Tensor | None = None) -> Tensor:
+        valid = _mask(scores, mask)
+        ranks = target_ranks(targets, valid)
+        err = (approx_ranks(scores, valid, self.temperature) - ranks) ** 2 / torch.log2(ranks + 1)
+        return err[valid].mean()
+
+
+class ApproxNDCG(torch.nn.Module):
+    """ApproxNDCG (Qin et al., 2010; lightning-ir's `ApproxNDCG`): `1 - DCG / IDCG` with the student's
+    approximate ranks in DCG's discount `1 / log2(1 + rank)` and gains `2^max(t, 0) - 1` from the
+    targets; IDCG orders the same gains ideally. A query whose gains are all 0 contributes 0."""
+
+    def __init__(self, temperature: float = 1.0) -> None:
+        super().__init__()
+        self.temperature = temperature
+
+    def forward(self, scores: Tensor, targets: Tensor, mask: Tensor | None = None) -> Tensor:
+        valid = _mask(scores, mask)
+        gains = (2 ** targets.clamp(min=0) - 1).masked_fill(~valid, 0.0)
+        dcg = (gains / torch.log2(1 + approx_ranks(scores, valid, self.temperature))).sum(dim=1)
+        idcg = (gains / torch.log2(1 + target_ranks(gains, valid))).sum(dim=1)
+        has_gain = idcg > 0
+        if not has_gain.any():
+            return scores.sum() * 0.0
+        return (1 - dcg[has_gain] / idcg[has_gain]).mean()
+
+
+class InfoNCE(torch.nn.Module):
+    """InfoNCE / localized contrastive estimation (Gao et al., 2021): cross-entropy of
+    softmax(scores / t) with the teacher's top document (highest target; the first on ties) as the
+    one positive and the query's other candidates as its negatives."""
+
+    def __init__(self, temperature: float = 1.0) -> None:
+        super().__init__()
+        self.temperature = temperature
+
+    def forward(self, scores: Tensor, targets: Tensor, mask: Tensor | None = None) -> Tensor:
+        valid = _mask(scores, mask)
+        positive = targets.masked_fill(~valid, float("-inf")).argmax(dim=1)
+        logits = scores.masked_fill(~valid, torch.finfo(scores.dtype).min) / self.temperature
+        return F.cross_entropy(logits, positive)
+
+
+LOSSES = {"ranknet": RankNet, "listnet": ListNet, "kl": KLDivergence, "adrmse": ADRMSE, "approxndcg": ApproxNDCG,
+          "infonce": InfoNCE, "point_mse": PointMSE, "margin_mse": MarginMSE, "hybrid": HybridMSE}
+
+# losses that read only the order of their targets: score and rank targets train them alike
+ORDER_ONLY = frozenset({"ranknet", "adrmse", "infonce"})
 
 
 def make_loss(name: str, **kwargs: float) -> torch.nn.Module:
-    """A loss by name (`ranknet`, `listnet`, `point_mse`, `margin_mse`, `hybrid`), with its arguments."""
+    """A loss by name (a key of `LOSSES`), with its arguments."""
     if name not in LOSSES:
         raise ValueError(f"unknown loss {name!r}; choose from {sorted(LOSSES)}")
     return LOSSES[name](**kwargs)
