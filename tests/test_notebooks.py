@@ -111,6 +111,13 @@ def test_smoke_chain_runs_every_notebook(tmp_path):
     assert {"teacher", "llm", "bert-12", "bert-6", "bert6-hybrid", "bert6-hybrid-onnx", "bert6-hybrid-onnx-int8"} <= set(latency)
     assert all(v > 0 for v in latency.values())
     assert (out / "students" / "bert6-hybrid-onnx-int8" / "model.onnx").is_file()
+    # 07: a student per selected cell, on its first stage's top k only, from the teacher's cached pool
+    pool = load_from_disk(str(out / "rank_distillm" / "pool"))["pool"].to_pandas()
+    assert np.isfinite(pool.teacher_score).all() and np.isfinite(pool.dense_score).all()
+    assert pool.rank_bm25.between(1, 8).all(), "the pool holds the BM25 top 8 and nothing else"
+    for name in ("bert6-ranknet-ranks-bm25-d8", "bert6-adrmse-ranks-bm25-d8"):
+        assert {"pnr", "ndcg@5", "ndcg@10"} <= {r.metric for r in rows if r.system == name}, name
+        assert load_curve(out / "scores" / name)["steps"] == 3
     # 08: the four curriculum students, each with the profile's steps and a curve point per round
     hardware = json.loads((out / "hardware.json").read_text())
     assert hardware["precision"]["used"] in {"fp32", "bf16"} and hardware["precision"]["requested"] == "auto"

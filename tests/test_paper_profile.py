@@ -42,6 +42,8 @@ def paper_shaped_profile(folder) -> dict:
     profile["cpt"] = {**smoke["cpt"], "variants": ["hub"], "lr": {"hub": "5e-3"}, "pseudo_examples": 0}  # 5e-3 as users write it
     profile["teacher"] = {**smoke["teacher"], "variant_lr": {}, "pseudo_groups": 0, "lr": "1e-3"}
     profile["distill"] = {**smoke["distill"], "teacher": "llm", "pseudo_groups": 0}
+    profile["rank_distillm"] = {**smoke["rank_distillm"], "losses": paper["rank_distillm"]["losses"], "first_stages": ["bm25"],
+                                "run": ["kl-ranks-bm25-d5", "infonce-ranks-bm25-d8"]}  # paper's BM25-only grid, two cells
     assert profile["llm"]["finetune"] == "lora" and profile["llm"]["gradient_checkpointing"], "paper.yaml's switches"
     profile["llm"] = {**profile["llm"], "lora": {**profile["llm"]["lora"], "r": 4, "alpha": 8}}
     return profile

@@ -80,14 +80,15 @@ def estimate(stage: Stage, gpu: str = "A100 80GB", mfu: float = MFU) -> dict[str
 
 def profile_stages(cfg: Any, teacher_shape: str = "llm-7b", student_shapes: dict[str, str] | None = None,
                    cpt_examples_per_query: float = 1.06, n_queries: int | None = None) -> list[Stage]:
-    """The stages of a profile (notebooks 02, 03, 04, 08) as work: sequence counts from its sizes.
+    """The stages of a profile (notebooks 02, 03, 04, 07, 08) as work: sequence counts from its sizes.
 
     Training queries are `data.max_queries` less test and dev (or `split.n_train`); CPT has
     `cpt_examples_per_query` clicked documents per training query (MS MARCO's judged training
     queries have 1.06 relevant passages each), up to `cpt.max_examples`; the transfer set is
     `prep.train_depth` candidates per training query, dev and test `prep.eval_depth`. Every
     sequence is counted at the stage's `max_len` (batches are padded to their longest member, and
-    most pairs are shorter: an upper bound). `n_queries` (judged queries of your collection) stands
+    most pairs are shorter: an upper bound); notebook 07's new teacher pairs count a dense or fused
+    list as all new (an upper bound too). `n_queries` (judged queries of your collection) stands
     in for `data.max_queries`."""
     n_queries = n_queries or cfg.data.max_queries
     if n_queries is None:
@@ -121,6 +122,13 @@ def profile_stages(cfg: Any, teacher_shape: str = "llm-7b", student_shapes: dict
     for name in cfg.models.students:
         stages.append(Stage(f"04 {name}: point, margin, hybrid", students.get(name, "bert-12"), True,
                             3 * d.steps * d.groups_per_step * d.group_size, d.max_len, d.group_size * d.groups_per_step))
+    rd = cfg.rank_distillm
+    cells = rd.selected()
+    deepest = {stage: max(int(c.rsplit("-d", 1)[1]) for c in cells if c.split("-")[2] == stage) for stage in {c.split("-")[2] for c in cells}}
+    new_pairs = n_train * sum(max(0, k - cfg.prep.train_depth) if stage == "bm25" else k for stage, k in deepest.items())
+    stages.append(Stage("07 teacher scores: first-stage lists beyond the transfer set", teacher_shape, False, new_pairs, t.max_len, t.batch_size))
+    stages.append(Stage(f"07 {len(cells)} grid students", students.get("bert6", "bert-6"), True,
+                        len(cells) * rd.steps * rd.groups_per_step * rd.group_size, rd.max_len, rd.group_size * rd.groups_per_step))
     c = cfg.curriculum
     stages.append(Stage("08 four curriculum students", students.get("bert6", "bert-6"), True,
                         4 * c.steps * d.groups_per_step * d.group_size, d.max_len, d.group_size * d.groups_per_step))

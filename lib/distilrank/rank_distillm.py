@@ -1,0 +1,326 @@
+"""Rank-DistiLLM's practices (Schlatt et al., arXiv 2405.07920) for the BERT student: notebook 07.
+
+Rank-DistiLLM distils listwise LLM rankers (which output permutations, not scores) into
+cross-encoders and finds that supervised cross-encoder practice carries over: candidates from a
+strong first stage, sampled deep enough, and ranking losses. Here each practice is one axis of a
+grid (`config.RankDistillmParams`):
+
+- **first stage** of the training lists: `bm25`, `dense` (the zero-shot bi-encoder `dense-minilm`,
+  exact cosine search over the whole collection with sentence-transformers' `semantic_search`) or
+  `fused` (`bm25+dense-minilm`: both scores z-scored over the union of the two top-k lists and
+  summed with notebook 03's fitted weights);
+- **depth** k: a training list is the first stage's top k and nothing else (no judged document is
+  added), and every step samples `group_size` of them, so every depth trains on the same number of
+  pairs;
+- **targets**: the teacher's `scores`, or only its permutation, `ranks` (inverted ranks, what a
+  listwise LLM ranker gives);
+- **loss**: any of `distilrank.losses.LOSSES`.
+
+The teacher's per-pair evidence (the LLM teacher's score, BM25's, `dense-minilm`'s) is computed
+once for every pair any selected cell needs (`teacher_pool`) and cached; `teacher-ensemble`'s
+score is a fusion over the list it re-ranks (z-scores within the list, as on the test lists), so
+each cell's targets come from its own list (`cell_frame`). The training loop is notebook 04's.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sentence_transformers.util import semantic_search
+
+from distilrank import dense, distill, fusion, losses, metrics, rankers, training
+from distilrank.bm25 import BM25Index
+from distilrank.config import FIRST_STAGES, RankDistillmParams
+from distilrank.precision import autocast
+from distilrank.prep import save_prepared
+from distilrank.rankers import document_text
+from distilrank.runtime import set_seed
+
+STAGES: tuple[str, ...] = FIRST_STAGES.__args__  # bm25, dense, fused
+TEMPERATURE_LOSSES = frozenset({"listnet", "kl", "adrmse", "approxndcg", "infonce"})
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One point of the grid: a loss, a target kind, a first stage and a sampling depth."""
+
+    loss: str
+    targets: str
+    stage: str
+    depth: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.loss}-{self.targets}-{self.stage}-d{self.depth}"
+
+
+def parse_cell(name: str) -> Cell:
+    """`<loss>-<targets>-<stage>-d<k>` as a `Cell`; a malformed name is an error naming it."""
+    parts = name.split("-")
+    if len(parts) != 4 or not parts[3].startswith("d") or not parts[3][1:].isdigit():
+        raise ValueError(f"cell {name!r}: expected <loss>-<targets>-<first stage>-d<depth>, e.g. ranknet-ranks-bm25-d20")
+    loss, targets, stage = parts[:3]
+    if loss not in losses.LOSSES or targets not in ("scores", "ranks") or stage not in STAGES:
+        raise ValueError(f"cell {name!r}: loss in {sorted(losses.LOSSES)}, targets in ['ranks', 'scores'], first stage in {list(STAGES)}")
+    return Cell(loss, targets, stage, int(parts[3][1:]))
+
+
+def selected_cells(params: RankDistillmParams) -> list[Cell]:
+    """The cells the profile's `run` picks, parsed."""
+    return [parse_cell(n) for n in params.selected()]
+
+
+def stage_depths(cells: Sequence[Cell]) -> dict[str, int]:
+    """How deep each first stage's lists must go for `cells` (stages no cell uses are absent)."""
+    out: dict[str, int] = {}
+    for c in cells:
+        out[c.stage] = max(out.get(c.stage, 0), c.depth)
+    return out
+
+
+def loss_for(cell: Cell, params: RankDistillmParams, margin_weight: float):
+    """The cell's loss with its arguments (temperature for listwise / approximate-rank losses,
+    `distill.margin_weight` for the hybrid)."""
+    kwargs: dict[str, float] = {}
+    if cell.loss in TEMPERATURE_LOSSES:
+        kwargs["temperature"] = params.temperature
+    if cell.loss == "hybrid":
+        kwargs["margin_weight"] = margin_weight
+    return losses.make_loss(cell.loss, **kwargs)
+
+
+def dense_search(query_emb: np.ndarray, doc_emb: np.ndarray, doc_ids: Sequence[str], k: int) -> list[list[tuple[str, float]]]:
+    """Exact cosine top-k over normalised embeddings (sentence-transformers' `semantic_search`):
+    per query, (doc_id, score) best first."""
+    hits = semantic_search(query_emb, doc_emb, top_k=min(k, len(doc_ids)), query_chunk_size=256, corpus_chunk_size=100_000)
+    return [[(doc_ids[h["corpus_id"]], float(h["score"])) for h in per] for per in hits]
+
+
+def rank_within(df: pd.DataFrame, column: str) -> pd.Series:
+    """1-based rank of each row by `column` (highest first) within its query; ties by row order."""
+    return df.groupby("query_id", sort=False)[column].rank(method="first", ascending=False).astype(int)
+
+
+def first_stage_runs(queries: dict[str, str], index: BM25Index, depth: int,
+                     dense: tuple[np.ndarray, np.ndarray, Sequence[str]] | None = None,
+                     fused_weights: dict[str, float] | None = None) -> pd.DataFrame:
+    """Every training query's candidates from each first stage, down to `depth`.
+
+    One row per (query, document) in the union of BM25's top `depth` and, with `dense` (query
+    embeddings aligned with `queries`, the corpus's embeddings, its doc ids), `dense-minilm`'s top
+    `depth` by exact search; with both scores (BM25's exact score, `BM25Index.score_docs`, for a
+    document only the dense search found; the cosine for one only BM25 found) and the rank of the
+    document in each stage's list (`rank_bm25`, `rank_dense`, `rank_fused`; 0 outside its top
+    `depth`). With `fused_weights`, `fused` z-scores the two scores over that union per query and
+    sums them with those weights (`fusion.fuse`).
+    """
+    if fused_weights is not None and dense is None:
+        raise ValueError("first_stage_runs: the fused first stage needs the dense one")
+    query_emb, doc_emb, doc_ids = dense if dense is not None else (None, None, ())
+    position = {d: i for i, d in enumerate(doc_ids)}
+    dense_hits = dense_search(query_emb, doc_emb, doc_ids, depth) if dense is not None else [[] for _ in queries]
+    parts = []
+    for i, ((qid, text), hits) in enumerate(zip(queries.items(), dense_hits, strict=True)):
+        bm25_top = index.search(text, depth)
+        ids = list(dict.fromkeys([d for d, _ in bm25_top] + [d for d, _ in hits]))
+        part = pd.DataFrame({"query_id": qid, "doc_id": ids})
+        part["bm25_score"] = index.score_docs(text, ids).astype(np.float64)
+        rank_b = {d: r for r, (d, _) in enumerate(bm25_top, start=1)}
+        part["rank_bm25"] = [rank_b.get(d, 0) for d in ids]
+        if dense is not None:
+            part["dense_score"] = (doc_emb[[position[d] for d in ids]] @ query_emb[i]).astype(np.float64)
+            rank_d = {d: r for r, (d, _) in enumerate(hits, start=1)}
+            part["rank_dense"] = [rank_d.get(d, 0) for d in ids]
+        parts.append(part)
+    runs = pd.concat(parts, ignore_index=True)
+    if fused_weights is not None:
+        runs["fused_score"] = fusion.fuse(runs, fused_weights)
+        ranked = rank_within(runs, "fused_score")
+        runs["rank_fused"] = ranked.where(ranked <= depth, 0)
+    return runs
+
+
+def needed_pairs(runs: pd.DataFrame, depths: dict[str, int]) -> pd.DataFrame:
+    """The rows of `runs` within the top `depths[stage]` of some stage: what the teacher must score."""
+    keep = np.zeros(len(runs), dtype=bool)
+    for stage, k in depths.items():
+        r = runs[f"rank_{stage}"].to_numpy()
+        keep |= (r >= 1) & (r <= k)
+    return runs[keep].reset_index(drop=True)
+
+
+def teacher_pool(pairs: pd.DataFrame, texts: pd.DataFrame, cached: pd.DataFrame, score_missing) -> tuple[pd.DataFrame, int]:
+    """The pairs with their texts, gains and the LLM teacher's score (`teacher_score`).
+
+    `texts` has query_id, doc_id, query, title, summary and gain for every pair; `cached` has
+    (query_id, doc_id, teacher_score) rows notebook 03 scored already; `score_missing(frame)` scores
+    the rest. Returns the pool and how many pairs were newly scored.
+    """
+    pool = pairs.merge(texts, on=["query_id", "doc_id"], how="left", validate="one_to_one")
+    if pool["query"].isna().any():
+        raise ValueError("teacher_pool: pairs without text (a document missing from the corpus table?)")
+    known = cached[["query_id", "doc_id", "teacher_score"]].drop_duplicates(["query_id", "doc_id"])
+    pool = pool.merge(known, on=["query_id", "doc_id"], how="left", validate="one_to_one")
+    missing = pool["teacher_score"].isna().to_numpy()
+    if missing.any():
+        pool.loc[missing, "teacher_score"] = np.asarray(score_missing(pool[missing].reset_index(drop=True)), dtype=np.float64)
+    return pool, int(missing.sum())
+
+
+def cell_frame(pool: pd.DataFrame, cell: Cell, teacher_column: str, ensemble_weights: dict[str, float] | None,
+               normalise: str) -> pd.DataFrame:
+    """A cell's training lists: each training query's first-stage top `cell.depth` (nothing added),
+    with `target`: the teacher's score over that list (`teacher-ensemble`'s fusion, z-scores within
+    the list, when `ensemble_weights` is given; else `teacher_column` as cached), or, for `ranks`,
+    only the teacher's permutation of the list as inverted ranks (n for its top document, 1 for its
+    last); then normalised (`distill.normalise`: `global` z-scores over the cell's pairs)."""
+    r = pool[f"rank_{cell.stage}"]
+    df = pool[(r >= 1) & (r <= cell.depth)].sort_values(["query_id", f"rank_{cell.stage}"], kind="stable").reset_index(drop=True)
+    if df.empty:
+        raise ValueError(f"cell {cell.name}: no training pairs")
+    teacher = fusion.fuse(df, ensemble_weights) if ensemble_weights is not None else df[teacher_column].to_numpy()
+    df = df.assign(teacher=teacher)
+    if cell.targets == "ranks":
+        n = df.groupby("query_id", sort=False)["teacher"].transform("size")
+        df["teacher"] = (n - rank_within(df, "teacher") + 1).astype(np.float64)
+    stats = distill.fit_normaliser(df["teacher"], normalise)
+    return df.assign(target=distill.normalise(df, stats, column="teacher"))
+
+
+def pool_summary(pool: pd.DataFrame, depths: dict[str, int], qrels: pd.DataFrame) -> pd.DataFrame:
+    """Per first stage at its depth: pairs, judged-relevant pairs per query, recall of the
+    training queries' judged documents, and overlap with BM25's list of the same depth."""
+    judged = qrels[qrels["gain"] > 0].groupby("query_id").size()
+    rows = {}
+    for stage, k in depths.items():
+        r = pool[f"rank_{stage}"]
+        top = pool[(r >= 1) & (r <= k)]
+        bm = pool[(pool["rank_bm25"] >= 1) & (pool["rank_bm25"] <= k)]
+        shared = top.merge(bm[["query_id", "doc_id"]], on=["query_id", "doc_id"]).groupby("query_id").size()
+        rel = top[top["gain"] > 0].groupby("query_id").size()
+        qids = top["query_id"].unique()
+        rows[f"{stage} top {k}"] = {
+            "queries": len(qids), "pairs": len(top), "relevant per query": rel.reindex(qids, fill_value=0).mean(),
+            "recall of judged": (rel.reindex(qids, fill_value=0) / judged.reindex(qids)).mean(),
+            "shared with bm25 top k": (shared.reindex(qids, fill_value=0) / k).mean(),
+        }
+    return pd.DataFrame(rows).T
+
+
+@dataclass
+class GridRun:
+    """What `train_grid` returns: each student's test scores and a tidy table of the budget."""
+
+    scores: dict[str, np.ndarray]
+    budget: pd.DataFrame
+
+
+def train_grid(cells: Sequence[Cell], pool: pd.DataFrame, test: pd.DataFrame, params: RankDistillmParams, *, student: str,
+               start: str | Path, teacher_column: str, ensemble_weights: dict[str, float] | None, normalise: str,
+               margin_weight: float, seed: int, device: str, out: Path, qrels: pd.DataFrame, precision: str,
+               tokenizer_factory, model_factory) -> GridRun:
+    """Train one student per cell (same start, seed, steps and pairs per step; only the cell
+    differs), score the test lists, cache scores under `out/scores/<student>-<cell>/`.
+    `model_factory(start)` and `tokenizer_factory(start)` build a fresh student."""
+    scores, rows = {}, []
+    for cell in cells:
+        name = f"{student}-{cell.name}"
+        frame = cell_frame(pool, cell, teacher_column, ensemble_weights, normalise)
+        tick = time.perf_counter()
+        set_seed(seed)
+        trained = training.train_system(
+            model_factory(start), tokenizer_factory(start), frame, params, {"test": test}, seed=seed, device=device,
+            work_dir=str(out / "trainer"), scores_to=out / "scores" / name, target="target",
+            loss_fn=loss_for(cell, params, margin_weight), steps=params.steps, qrels=qrels, precision=precision)
+        scores[name] = trained.scores["test"]
+        rows.append({"system": name, "loss": cell.loss, "targets": cell.targets, "first stage": cell.stage, "depth": cell.depth,
+                     "training queries": frame["query_id"].nunique(), "pairs per list": frame.groupby("query_id").size().mean(),
+                     "steps": params.steps, "pairs trained": params.steps * params.groups_per_step * params.group_size,
+                     "minutes": (time.perf_counter() - tick) / 60})
+    return GridRun(scores, pd.DataFrame(rows).set_index("system"))
+
+
+# The three effects Rank-DistiLLM reports (and two this project adds), as comparisons between cells
+# that differ in one axis only: (axis, better value, other value, what the paper found, the verdict that agrees).
+EFFECTS = (
+    ("stage", "dense", "bm25", "first stage: candidates from a dense first stage beat BM25's (ColBERTv2 0.769 vs BM25 0.715)", "holds"),
+    ("stage", "fused", "bm25", "first stage: fused (bm25+dense-minilm) candidates beat BM25's (not in the paper)", None),
+    ("depth", 20, 10, "depth: sampling from the top 20 beats the top 10 (0.766 vs 0.733)", "holds"),
+    ("depth", 50, 20, "depth: gains flatten past ~20-50 (top 50 0.772 vs top 20 0.766)", "no significant difference"),
+    ("loss", "adrmse", "ranknet", "loss: ADR-MSE and RankNet within 0.005 of each other", "no significant difference"),
+    ("targets", "ranks", "scores", "targets: the teacher's permutation alone vs its scores (not in the paper)", None),
+)
+
+
+def effect_pairs(cells: Sequence[Cell]) -> list[tuple[str, str | None, Cell, Cell]]:
+    """For each effect, every pair of run cells that differ only on the effect's axis, with the
+    two values it names: (what is tested, the agreeing verdict, better cell, other cell)."""
+    by_name = {c.name: c for c in cells}
+    out = []
+    for axis, better, other, text, expected in EFFECTS:
+        for c in cells:
+            if getattr(c, axis) != better:
+                continue
+            twin = Cell(**{**c.__dict__, axis: other})
+            if twin.name in by_name:
+                out.append((text, expected, c, twin))
+    return out
+
+
+def paired_differences(per_a: pd.DataFrame, per_b: pd.DataFrame, metric: str = "ndcg@5") -> pd.DataFrame:
+    """Per query of both, `metric` of a minus b (a frame `metrics.bootstrap_ci` reads)."""
+    joined = per_a.set_index("query_id")[[metric]].join(per_b.set_index("query_id")[[metric]], rsuffix="_b", how="inner")
+    return pd.DataFrame({"query_id": joined.index, metric: (joined[metric] - joined[f"{metric}_b"]).to_numpy()})
+
+
+def verdicts(pairs: Sequence[tuple[str, str | None, Cell, Cell]], per: dict[str, pd.DataFrame], student: str,
+             n_resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """One row per tested effect: the two students, Δ NDCG@5 (better - other) with a 95% bootstrap
+    interval over test queries and its paired t-test, Benjamini-Hochberg adjusted over the effects
+    tested, the verdict, and whether it agrees with what Rank-DistiLLM reported (an interval wider
+    than a reported effect means this run cannot tell it from zero)."""
+    rows = []
+    for text, expected, a, b in pairs:
+        pa, pb = per[f"{student}-{a.name}"], per[f"{student}-{b.name}"]
+        t = metrics.paired_test(pa, pb, "ndcg@5")
+        lo, hi = metrics.bootstrap_ci(paired_differences(pa, pb), "ndcg@5", n_resamples=n_resamples, seed=seed)
+        rows.append({"effect": text, "compared": f"{a.name} vs {b.name}", "Δ ndcg@5": t["diff"], "Δ 95% CI": f"[{lo:+.3f}, {hi:+.3f}]",
+                     "p": t["p"], "queries": t["n_queries"], "paper": expected or "not reported"})
+    table = pd.DataFrame(rows, columns=["effect", "compared", "Δ ndcg@5", "Δ 95% CI", "p", "queries", "paper"])
+    table["p (BH)"] = metrics.adjust_pvalues(table["p"].to_numpy()) if len(table) else []
+    table["verdict"] = [metrics.verdict(d, p) for d, p in zip(table["Δ ndcg@5"], table["p (BH)"], strict=True)]
+    table["agrees with the paper"] = [("yes" if v == e else "no") if e != "not reported" else "" for v, e in zip(table["verdict"], table["paper"], strict=True)]
+    return table
+
+
+def embed_for_search(encoder, corpus: pd.DataFrame, queries: dict[str, str], batch_size: int, precision: str,
+                     device: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """`dense-minilm`'s embeddings of the queries and of every corpus document (title + summary,
+    as `dense.score_frames` embeds them), under `precision`'s autocast: `first_stage_runs`' `dense`."""
+    texts = [document_text(t, s) for t, s in zip(corpus["title"], corpus["summary"], strict=True)]
+    with autocast(precision, device):
+        return dense.embed(encoder, list(queries.values()), batch_size), dense.embed(encoder, texts, batch_size), list(corpus["doc_id"])
+
+
+def pair_texts(runs: pd.DataFrame, corpus: pd.DataFrame, queries: dict[str, str], qrels: pd.DataFrame) -> pd.DataFrame:
+    """query, title, summary and gain (0 when unjudged) of every (query, document) row of `runs`."""
+    out = runs[["query_id", "doc_id"]].merge(corpus[["doc_id", "title", "summary"]], on="doc_id", how="left")
+    out = out.merge(qrels[["query_id", "doc_id", "gain"]], on=["query_id", "doc_id"], how="left")
+    return out.assign(query=out["query_id"].map(queries), gain=out["gain"].fillna(0).astype(int))
+
+
+def save_pool(pool: pd.DataFrame, path: Path) -> None:
+    """Cache the scored pool (Arrow, atomically): the teacher's evidence for every cell's lists."""
+    save_prepared({"pool": pool.to_dict(orient="records")}, path)
+
+
+def score_with(model, tokenizer, max_len: int, batch_size: int, device: str, precision: str):
+    """A `score_missing` for `teacher_pool`: the ranker's scores of a candidates frame."""
+    def score(frame: pd.DataFrame) -> np.ndarray:
+        return rankers.score_candidates(model, tokenizer, frame, max_len, batch_size, device, desc="teacher on new pairs", precision=precision)
+    return score

@@ -1,0 +1,177 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from distilrank import losses, rank_distillm
+from distilrank.bm25 import BM25Index
+from distilrank.config import LOSS_NAMES, RankDistillmParams
+from distilrank.data import Doc
+from distilrank.rank_distillm import (
+    Cell,
+    cell_frame,
+    effect_pairs,
+    first_stage_runs,
+    needed_pairs,
+    parse_cell,
+    teacher_pool,
+)
+
+
+def params(**over) -> RankDistillmParams:
+    base = {"losses": ["ranknet", "adrmse"], "targets": ["ranks", "scores"], "first_stages": ["bm25", "dense", "fused"],
+            "depths": [2, 3], "run": "all", "steps": 2, "lr": 1e-4, "max_len": 32, "group_size": 2}
+    return RankDistillmParams.model_validate({**base, **over})
+
+
+def test_the_profile_names_every_loss_the_library_has():
+    assert set(LOSS_NAMES.__args__) == set(losses.LOSSES)
+
+
+def test_cells_round_trip_and_bad_names_say_what_is_expected():
+    cell = parse_cell("adrmse-ranks-dense-d20")
+    assert cell == Cell("adrmse", "ranks", "dense", 20) and cell.name == "adrmse-ranks-dense-d20"
+    for bad in ("ranknet-ranks-bm25", "ranknet-ranks-bm25-20", "hinge-ranks-bm25-d5", "ranknet-labels-bm25-d5", "ranknet-ranks-colbert-d5"):
+        with pytest.raises(ValueError, match="cell"):
+            parse_cell(bad)
+
+
+def test_the_grid_and_its_selection():
+    p = params()
+    assert len(p.cells()) == 2 * 2 * 3 * 2 and p.selected() == p.cells()
+    picked = params(run=["adrmse-scores-fused-d3", "ranknet-ranks-bm25-d2"])
+    assert picked.selected() == ["adrmse-scores-fused-d3", "ranknet-ranks-bm25-d2"]
+    assert rank_distillm.stage_depths(rank_distillm.selected_cells(picked)) == {"fused": 3, "bm25": 2}
+    with pytest.raises(ValueError, match="outside the grid"):
+        params(run=["ranknet-ranks-bm25-d50"])
+    with pytest.raises(ValueError, match="twice"):
+        params(run=["ranknet-ranks-bm25-d2", "ranknet-ranks-bm25-d2"])
+    with pytest.raises(ValueError, match="at least group_size"):
+        params(depths=[1, 3])
+
+
+@pytest.fixture
+def corpus():
+    docs = [Doc("d1", "cone flow", "cone flow cone"), Doc("d2", "wing", "flow over a wing"), Doc("d3", "heat", "heat transfer"),
+            Doc("d4", "shock", "shock wave"), Doc("d5", "cone", "a cone")]
+    index = BM25Index(docs, stemmer=None)
+    doc_ids = [d.doc_id for d in docs]
+    rng = np.random.default_rng(0)
+    doc_emb = rng.normal(size=(5, 4))
+    doc_emb /= np.linalg.norm(doc_emb, axis=1, keepdims=True)
+    query_emb = doc_emb[[2]] + 0.01  # the query's embedding sits next to d3's: dense ranks d3 first
+    query_emb /= np.linalg.norm(query_emb, axis=1, keepdims=True)
+    return index, doc_ids, doc_emb, query_emb.astype(np.float32), doc_emb.astype(np.float32)
+
+
+def test_first_stage_runs_by_hand(corpus):
+    index, doc_ids, _, query_emb, doc_emb = corpus
+    runs = first_stage_runs({"q1": "cone flow"}, index, 2, (query_emb, doc_emb, doc_ids), {"bm25_score": 0.5, "dense_score": 0.5})
+    bm25_top = [d for d, _ in index.search("cone flow", 2)]
+    dense_top = list(np.array(doc_ids)[np.argsort(-(doc_emb @ query_emb[0]))[:2]])
+    assert dense_top[0] == "d3"
+    # the union of both top-2 lists, each document's rank in each (0 outside), exact scores for all
+    assert set(runs.doc_id) == set(bm25_top) | set(dense_top)
+    assert runs.set_index("doc_id").loc[bm25_top, "rank_bm25"].tolist() == [1, 2]
+    assert runs.set_index("doc_id").loc[dense_top, "rank_dense"].tolist() == [1, 2]
+    assert (runs.rank_bm25 > 0).sum() == 2 and (runs.rank_dense > 0).sum() == 2
+    full = index.scores("cone flow")
+    assert np.allclose(runs.bm25_score, [full[doc_ids.index(d)] for d in runs.doc_id])
+    assert np.allclose(runs.dense_score, [doc_emb[doc_ids.index(d)] @ query_emb[0] for d in runs.doc_id], atol=1e-6)
+    # fused: equal weights on per-query z-scores, its top 2 ranked 1 and 2
+    z = lambda x: (x - x.mean()) / x.std()  # noqa: E731
+    fused = 0.5 * z(runs.bm25_score) + 0.5 * z(runs.dense_score)
+    assert runs.rank_fused[fused.sort_values(ascending=False).index[:2]].tolist() == [1, 2]
+    assert sorted(runs.rank_fused.tolist()) == [0] * (len(runs) - 2) + [1, 2]
+    only_bm25 = first_stage_runs({"q1": "cone flow"}, index, 2)
+    assert only_bm25.doc_id.tolist() == bm25_top and "dense_score" not in only_bm25
+    with pytest.raises(ValueError, match="needs the dense"):
+        first_stage_runs({"q1": "cone flow"}, index, 2, None, {"bm25_score": 1.0})
+
+
+def pool_frame() -> pd.DataFrame:
+    return pd.DataFrame({
+        "query_id": ["q1"] * 4 + ["q2"] * 3,
+        "doc_id": ["a", "b", "c", "d", "a", "e", "f"],
+        "rank_bm25": [1, 2, 3, 0, 2, 1, 0],
+        "rank_dense": [0, 1, 3, 2, 1, 0, 2],
+        "bm25_score": [3.0, 2.0, 1.0, 0.5, 2.0, 4.0, 0.1],
+        "dense_score": [0.1, 0.9, 0.3, 0.8, 0.7, 0.2, 0.6],
+        "teacher_score": [0.2, 0.1, 0.9, 0.5, 0.4, 0.8, 0.3],
+        "gain": [0, 2, 0, 0, 3, 0, 0],
+    })
+
+
+def test_needed_pairs_are_the_union_of_each_stage_top_k():
+    pool = pool_frame()
+    got = needed_pairs(pool, {"bm25": 1, "dense": 1})
+    assert sorted(zip(got.query_id, got.doc_id, strict=True)) == [("q1", "a"), ("q1", "b"), ("q2", "a"), ("q2", "e")]
+
+
+def test_cell_frame_takes_the_top_k_and_nothing_else_with_rank_or_score_targets():
+    pool = pool_frame()
+    ranks = cell_frame(pool, Cell("ranknet", "ranks", "bm25", 2), "teacher_score", None, "none")
+    # q1: BM25's top 2 are a, b (the judged d and the unranked docs stay out); the teacher puts a (0.2) above b (0.1)
+    assert ranks[ranks.query_id == "q1"].doc_id.tolist() == ["a", "b"]
+    assert ranks[ranks.query_id == "q1"].target.tolist() == [2.0, 1.0]
+    assert ranks[ranks.query_id == "q2"].set_index("doc_id").target.to_dict() == {"e": 2.0, "a": 1.0}
+    scores = cell_frame(pool, Cell("ranknet", "scores", "dense", 3), "teacher_score", None, "global")
+    assert scores.groupby("query_id").size().to_dict() == {"q1": 3, "q2": 2}
+    assert scores.target.mean() == pytest.approx(0.0) and scores.target.std(ddof=0) == pytest.approx(1.0)
+    # the ensemble teacher: its fusion z-scored within the cell's own list
+    ens = cell_frame(pool, Cell("ranknet", "scores", "bm25", 2), "teacher_score", {"bm25_score": 1.0, "teacher_score": 1.0}, "none")
+    q1 = ens[ens.query_id == "q1"]  # bm25 3, 2 -> z +1, -1; teacher 0.2, 0.1 -> +1, -1
+    assert q1.target.tolist() == pytest.approx([2.0, -2.0])
+    with pytest.raises(ValueError, match="no training pairs"):
+        cell_frame(pool.assign(rank_bm25=0), Cell("ranknet", "ranks", "bm25", 2), "teacher_score", None, "none")
+
+
+def test_teacher_pool_scores_only_what_is_not_cached():
+    pairs = pool_frame()[["query_id", "doc_id", "rank_bm25"]]
+    texts = pool_frame()[["query_id", "doc_id", "gain"]].assign(query="q", title="t", summary="s")
+    cached = pool_frame()[["query_id", "doc_id", "teacher_score"]].iloc[:3]
+    calls = []
+
+    def score(frame):
+        calls.append(len(frame))
+        return np.full(len(frame), -1.0)
+
+    pool, new = teacher_pool(pairs, texts, cached, score)
+    assert new == 4 and calls == [4]
+    assert pool.teacher_score.tolist() == [0.2, 0.1, 0.9, -1.0, -1.0, -1.0, -1.0]
+    with pytest.raises(ValueError, match="without text"):
+        teacher_pool(pairs, texts.iloc[:2], cached, score)
+
+
+def test_effect_pairs_compare_cells_that_differ_in_one_axis_and_verdicts_follow_the_tests():
+    cells = [parse_cell(n) for n in ("ranknet-ranks-bm25-d20", "ranknet-ranks-dense-d20", "ranknet-ranks-bm25-d10",
+                                     "ranknet-ranks-bm25-d50", "adrmse-ranks-bm25-d20", "adrmse-ranks-dense-d10")]
+    pairs = effect_pairs(cells)
+    compared = [(a.name, b.name) for _, _, a, b in pairs]
+    assert compared == [("ranknet-ranks-dense-d20", "ranknet-ranks-bm25-d20"), ("ranknet-ranks-bm25-d20", "ranknet-ranks-bm25-d10"),
+                        ("ranknet-ranks-bm25-d50", "ranknet-ranks-bm25-d20"), ("adrmse-ranks-bm25-d20", "ranknet-ranks-bm25-d20")]
+    rng = np.random.default_rng(1)
+    base = rng.uniform(0.2, 0.6, 40)
+    per = {f"s-{c.name}": pd.DataFrame({"query_id": [f"q{i}" for i in range(40)], "ndcg@5": base + rng.normal(0, 0.01, 40)}) for c in cells}
+    per["s-ranknet-ranks-dense-d20"]["ndcg@5"] += 0.2  # a clear gain for the dense first stage
+    table = rank_distillm.verdicts(pairs, per, "s")
+    row = table.set_index("compared").loc["ranknet-ranks-dense-d20 vs ranknet-ranks-bm25-d20"]
+    assert row["verdict"] == "holds" and row["agrees with the paper"] == "yes" and row["p (BH)"] >= row["p"]
+    assert len(table) == 4
+
+
+def test_dense_first_stage_with_the_real_encoder_finds_the_matching_document():
+    from distilrank import backbones, dense
+
+    encoder = dense.load_encoder(backbones.model_path(backbones.MINILM))
+    corpus = pd.DataFrame({"doc_id": ["d1", "d2", "d3"], "title": ["supersonic flow past a cone", "heat transfer in pipes", "wing flutter"],
+                           "summary": ["pressure on a cone at mach 3", "laminar heat transfer", "aeroelastic flutter of wings"]})
+    queries = {"q1": "heat transfer", "q2": "flow over a cone"}
+    embedded = rank_distillm.embed_for_search(encoder, corpus, queries, 8, "fp32", "cpu")
+    index = BM25Index([Doc(d, t, s) for d, t, s in zip(corpus.doc_id, corpus.title, corpus.summary, strict=True)], stemmer=None)
+    runs = first_stage_runs(queries, index, 2, embedded, {"bm25_score": 0.5, "dense_score": 0.5})
+    top = runs[runs.rank_dense == 1].set_index("query_id").doc_id.to_dict()
+    assert top == {"q1": "d2", "q2": "d1"}
+    # the cosine of each row is the one dense.score_frame gives the same pair
+    texts = rank_distillm.pair_texts(runs, corpus, queries, pd.DataFrame(columns=["query_id", "doc_id", "gain"]))
+    assert np.allclose(runs.dense_score, dense.score_frame(encoder, texts), atol=1e-5)
+    assert (texts.gain == 0).all()
