@@ -37,3 +37,16 @@ def test_score_frames_embeds_the_union_once_and_matches_score_frame(encoder, mon
     for name in ("a", "b"):
         np.testing.assert_allclose(got[name], expected[name], atol=1e-5)
     assert got["empty"].shape == (0,)
+
+
+def test_score_frames_can_keep_the_document_embeddings_for_a_later_stage(encoder, tmp_path):
+    df = pd.DataFrame({"query_id": ["1", "1"], "doc_id": ["a", "b"], "query": ["wing flutter", "wing flutter"],
+                       "title": ["wing flutter", "heat transfer"], "summary": ["flutter of a swept wing", "laminar heating"]})
+    path = tmp_path / "dense" / "documents.arrow"
+    scores = dense.score_frames(encoder, {"test": df}, save_docs_to=path)["test"]
+    kept = dense.load_doc_embeddings(path)
+    assert set(kept) == {"wing flutter flutter of a swept wing", "heat transfer laminar heating"}
+    q = dense.embed(encoder, ["wing flutter"])[0]
+    assert np.allclose([kept["wing flutter flutter of a swept wing"] @ q, kept["heat transfer laminar heating"] @ q], scores, atol=1e-6)
+    with pytest.raises(FileNotFoundError, match="notebook 03"):
+        dense.load_doc_embeddings(tmp_path / "nothing.arrow")

@@ -52,8 +52,8 @@ def test_cli_prints_a_table_and_refuses_an_unknown_gpu(capsys):
 
 
 def test_notebook_07_counts_its_grid_and_only_the_teacher_pairs_beyond_the_transfer_set():
-    cfg = load_params("params/default.yaml")  # 6 cells; BM25 to depth 50 (transfer set: 30), dense and fused to 20
+    cfg = load_params("params/default.yaml")  # 5 cells; BM25 to depth 50 (transfer set: 30), dense to 20
     stages = {s.name: s for s in estimate.profile_stages(cfg, n_queries=225)}
     rd = cfg.rank_distillm
-    assert stages["07 6 grid students"].sequences == 6 * rd.steps * rd.groups_per_step * rd.group_size
-    assert stages["07 teacher scores: first-stage lists beyond the transfer set"].sequences == 125 * ((50 - 30) + 20 + 20)
+    assert stages["07 5 grid students"].sequences == 5 * rd.steps * rd.groups_per_step * rd.group_size
+    assert stages["07 teacher scores: first-stage lists beyond the transfer set"].sequences == 125 * ((50 - 30) + 20)

@@ -166,7 +166,12 @@ def test_dense_first_stage_with_the_real_encoder_finds_the_matching_document():
     corpus = pd.DataFrame({"doc_id": ["d1", "d2", "d3"], "title": ["supersonic flow past a cone", "heat transfer in pipes", "wing flutter"],
                            "summary": ["pressure on a cone at mach 3", "laminar heat transfer", "aeroelastic flutter of wings"]})
     queries = {"q1": "heat transfer", "q2": "flow over a cone"}
-    embedded = rank_distillm.embed_for_search(encoder, corpus, queries, 8, "fp32", "cpu")
+    embedded, fresh = rank_distillm.embed_for_search(encoder, corpus, queries, 8, "fp32", "cpu")
+    assert fresh == 3
+    # a cached document is not embedded again (a planted vector proves it is the one used)
+    planted = np.ones(embedded[1].shape[1], dtype=np.float32)
+    again, fresh = rank_distillm.embed_for_search(encoder, corpus, queries, 8, "fp32", "cpu", {rank_distillm.document_text("wing flutter", "aeroelastic flutter of wings"): planted})
+    assert fresh == 2 and np.array_equal(again[1][2], planted) and np.allclose(again[1][:2], embedded[1][:2], atol=1e-6)
     index = BM25Index([Doc(d, t, s) for d, t, s in zip(corpus.doc_id, corpus.title, corpus.summary, strict=True)], stemmer=None)
     runs = first_stage_runs(queries, index, 2, embedded, {"bm25_score": 0.5, "dense_score": 0.5})
     top = runs[runs.rank_dense == 1].set_index("query_id").doc_id.to_dict()

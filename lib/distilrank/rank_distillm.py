@@ -298,13 +298,20 @@ def verdicts(pairs: Sequence[tuple[str, str | None, Cell, Cell]], per: dict[str,
     return table
 
 
-def embed_for_search(encoder, corpus: pd.DataFrame, queries: dict[str, str], batch_size: int, precision: str,
-                     device: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """`dense-minilm`'s embeddings of the queries and of every corpus document (title + summary,
-    as `dense.score_frames` embeds them), under `precision`'s autocast: `first_stage_runs`' `dense`."""
+def embed_for_search(encoder, corpus: pd.DataFrame, queries: dict[str, str], batch_size: int, precision: str, device: str,
+                     cached: dict[str, np.ndarray] | None = None) -> tuple[tuple[np.ndarray, np.ndarray, list[str]], int]:
+    """`dense-minilm`'s embeddings of the queries and of every corpus document (title + summary, as
+    `dense.score_frames` embeds them), under `precision`'s autocast: `first_stage_runs`' `dense`,
+    and how many documents were embedded now. Documents found in `cached` (text -> embedding:
+    `dense.load_doc_embeddings` of notebook 03's) are not embedded again."""
     texts = [document_text(t, s) for t, s in zip(corpus["title"], corpus["summary"], strict=True)]
+    cached = cached or {}
+    missing = list(dict.fromkeys(t for t in texts if t not in cached))
     with autocast(precision, device):
-        return dense.embed(encoder, list(queries.values()), batch_size), dense.embed(encoder, texts, batch_size), list(corpus["doc_id"])
+        fresh = dict(zip(missing, dense.embed(encoder, missing, batch_size), strict=True)) if missing else {}
+        query_emb = dense.embed(encoder, list(queries.values()), batch_size)
+    doc_emb = np.stack([fresh[t] if t in fresh else cached[t] for t in texts]).astype(np.float32)
+    return (query_emb, doc_emb, list(corpus["doc_id"])), len(missing)
 
 
 def pair_texts(runs: pd.DataFrame, corpus: pd.DataFrame, queries: dict[str, str], qrels: pd.DataFrame) -> pd.DataFrame:
