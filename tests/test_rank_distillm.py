@@ -180,3 +180,15 @@ def test_dense_first_stage_with_the_real_encoder_finds_the_matching_document():
     texts = rank_distillm.pair_texts(runs, corpus, queries, pd.DataFrame(columns=["query_id", "doc_id", "gain"]))
     assert np.allclose(runs.dense_score, dense.score_frame(encoder, texts), atol=1e-5)
     assert (texts.gain == 0).all()
+
+
+def test_pool_summary_by_hand():
+    pool = pool_frame()
+    qrels = pd.DataFrame({"query_id": ["q1", "q1", "q2"], "doc_id": ["b", "z", "a"], "gain": [2, 1, 3]})
+    table = rank_distillm.pool_summary(pool, [("bm25", 2), ("dense", 2)], qrels)
+    # bm25 top 2: q1 {a, b} holds b (1 of q1's 2 judged), q2 {e, a} holds a (1 of 1)
+    assert table.loc["bm25 top 2", "relevant per query"] == 1.0
+    assert table.loc["bm25 top 2", "recall of judged"] == pytest.approx((0.5 + 1.0) / 2)
+    # dense top 2: q1 {b, d} shares b with bm25's {a, b}; q2 {a, f} shares a with {e, a}
+    assert table.loc["dense top 2", "shared with bm25 top k"] == pytest.approx(0.5)
+    assert table.loc["dense top 2", "pairs"] == 4

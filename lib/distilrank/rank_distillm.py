@@ -192,12 +192,13 @@ def cell_frame(pool: pd.DataFrame, cell: Cell, teacher_column: str, ensemble_wei
     return df.assign(target=distill.normalise(df, stats, column="teacher"))
 
 
-def pool_summary(pool: pd.DataFrame, depths: dict[str, int], qrels: pd.DataFrame) -> pd.DataFrame:
-    """Per first stage at its depth: pairs, judged-relevant pairs per query, recall of the
-    training queries' judged documents, and overlap with BM25's list of the same depth."""
+def pool_summary(pool: pd.DataFrame, lists: Sequence[tuple[str, int]], qrels: pd.DataFrame) -> pd.DataFrame:
+    """Per (first stage, depth) training list: pairs, judged-relevant documents per query, recall of
+    the training queries' judged documents, and the share of the list BM25's list of the same depth
+    holds too."""
     judged = qrels[qrels["gain"] > 0].groupby("query_id").size()
     rows = {}
-    for stage, k in depths.items():
+    for stage, k in lists:
         r = pool[f"rank_{stage}"]
         top = pool[(r >= 1) & (r <= k)]
         bm = pool[(pool["rank_bm25"] >= 1) & (pool["rank_bm25"] <= k)]
