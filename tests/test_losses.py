@@ -185,3 +185,29 @@ def test_every_loss_is_differentiable_and_order_only_losses_ignore_the_target_sc
     ranks = (5 - target_ranks(targets, mask)).masked_fill(~mask, 0.0)  # inverted ranks: the same order
     if name in ORDER_ONLY:
         assert make_loss(name)(scores, ranks, mask).item() == pytest.approx(loss.item())
+
+
+def test_temperatures_by_hand():
+    scores, targets = torch.tensor([[0.0, 1.0]]), torch.tensor([[5.0, 1.0]])
+    t = 0.5
+    r0, r1 = 1 + sigmoid(1 / t), 1 + sigmoid(-1 / t)
+    assert ADRMSE(t)(scores, targets).item() == pytest.approx(((r0 - 1) ** 2 + (r1 - 2) ** 2 / math.log2(3)) / 2)
+    # InfoNCE: softmax(scores / t) at the teacher's top document (doc 0)
+    assert InfoNCE(t)(scores, targets).item() == pytest.approx(-math.log(1 / (1 + math.exp(1 / t))))
+    # KL: softmax(targets / t) against softmax(scores)
+    p = torch.softmax(targets / t, 1)
+    q = torch.log_softmax(scores, 1)
+    assert KLDivergence(t)(scores, targets).item() == pytest.approx((p * (p.log() - q)).sum().item(), rel=1e-5)
+    assert ApproxNDCG(t)(scores, torch.tensor([[1.0, 0.0]])).item() == pytest.approx(1 - 1 / math.log2(1 + r0))
+
+
+@pytest.mark.parametrize("name", ["adrmse", "infonce", "approxndcg", "ranknet", "margin_mse"])
+def test_rows_of_padding_only_are_left_out_and_all_padding_is_zero(name):
+    scores = torch.tensor([[0.3, -0.2, 1.1], [9.0, 9.0, 9.0]], requires_grad=True)
+    targets = torch.tensor([[1.5, -0.5, 0.7], [0.0, 0.0, 0.0]])
+    mask = torch.tensor([[True, True, True], [False, False, False]])
+    loss = make_loss(name, **({"temperature": 0.3} if name in ("adrmse", "infonce", "approxndcg") else {}))
+    assert loss(scores, targets, mask).item() == pytest.approx(loss(scores[:1], targets[:1]).item())
+    nothing = loss(scores, targets, torch.zeros_like(mask))
+    assert nothing.item() == 0.0
+    nothing.backward()

@@ -97,8 +97,15 @@ def pool_frame() -> pd.DataFrame:
         "bm25_score": [3.0, 2.0, 1.0, 0.5, 2.0, 4.0, 0.1],
         "dense_score": [0.1, 0.9, 0.3, 0.8, 0.7, 0.2, 0.6],
         "teacher_score": [0.2, 0.1, 0.9, 0.5, 0.4, 0.8, 0.3],
-        "gain": [0, 2, 0, 0, 3, 0, 0],
+        "gain": [0, 2, 0, 1, 3, 0, 0],  # q1's d is judged but outside BM25's top k: it must stay out of BM25 lists
     })
+
+
+def test_run_all_trains_an_order_only_loss_on_ranks_alone():
+    cells = rank_distillm.selected_cells(params(losses=["ranknet", "kl"], first_stages=["bm25"], depths=[2]))
+    assert [c.name for c in cells] == ["ranknet-ranks-bm25-d2", "kl-ranks-bm25-d2", "kl-scores-bm25-d2"]
+    named = rank_distillm.selected_cells(params(run=["ranknet-scores-bm25-d2"]))  # asked for by name: kept
+    assert [c.name for c in named] == ["ranknet-scores-bm25-d2"]
 
 
 def test_needed_pairs_are_the_union_of_each_stage_top_k():
@@ -110,7 +117,7 @@ def test_needed_pairs_are_the_union_of_each_stage_top_k():
 def test_cell_frame_takes_the_top_k_and_nothing_else_with_rank_or_score_targets():
     pool = pool_frame()
     ranks = cell_frame(pool, Cell("ranknet", "ranks", "bm25", 2), "teacher_score", None, "none")
-    # q1: BM25's top 2 are a, b (the judged d and the unranked docs stay out); the teacher puts a (0.2) above b (0.1)
+    # q1: BM25's top 2 are a, b (the judged d, outside BM25's lists, stays out); the teacher puts a (0.2) above b (0.1)
     assert ranks[ranks.query_id == "q1"].doc_id.tolist() == ["a", "b"]
     assert ranks[ranks.query_id == "q1"].target.tolist() == [2.0, 1.0]
     assert ranks[ranks.query_id == "q2"].set_index("doc_id").target.to_dict() == {"e": 2.0, "a": 1.0}
@@ -153,10 +160,21 @@ def test_effect_pairs_compare_cells_that_differ_in_one_axis_and_verdicts_follow_
     base = rng.uniform(0.2, 0.6, 40)
     per = {f"s-{c.name}": pd.DataFrame({"query_id": [f"q{i}" for i in range(40)], "ndcg@5": base + rng.normal(0, 0.01, 40)}) for c in cells}
     per["s-ranknet-ranks-dense-d20"]["ndcg@5"] += 0.2  # a clear gain for the dense first stage
-    table = rank_distillm.verdicts(pairs, per, "s")
-    row = table.set_index("compared").loc["ranknet-ranks-dense-d20 vs ranknet-ranks-bm25-d20"]
+    per["s-ranknet-ranks-bm25-d50"]["ndcg@5"] -= 0.2  # a clear loss from depth 20 to 50
+    per["s-adrmse-ranks-bm25-d20"] = per["s-ranknet-ranks-bm25-d20"].copy()  # the same rankings: no difference at all
+    table = rank_distillm.verdicts(pairs, per, "s").set_index("compared")
+    row = table.loc["ranknet-ranks-dense-d20 vs ranknet-ranks-bm25-d20"]
     assert row["verdict"] == "holds" and row["agrees with the paper"] == "yes" and row["p (BH)"] >= row["p"]
+    deeper = table.loc["ranknet-ranks-bm25-d50 vs ranknet-ranks-bm25-d20"]
+    assert deeper["verdict"] == "fails" and deeper["Δ ndcg@5"] < 0 and deeper["agrees with the paper"] == "no"
+    same = table.loc["adrmse-ranks-bm25-d20 vs ranknet-ranks-bm25-d20"]
+    assert np.isnan(same["p"]) and same["verdict"] == "no significant difference" and same["agrees with the paper"] == "yes"
     assert len(table) == 4
+
+
+def test_targets_are_compared_only_for_losses_that_read_their_values():
+    cells = [parse_cell(n) for n in ("ranknet-ranks-bm25-d20", "ranknet-scores-bm25-d20", "kl-ranks-bm25-d20", "kl-scores-bm25-d20")]
+    assert [(a.name, b.name) for _, _, a, b in effect_pairs(cells)] == [("kl-ranks-bm25-d20", "kl-scores-bm25-d20")]
 
 
 def test_dense_first_stage_with_the_real_encoder_finds_the_matching_document():

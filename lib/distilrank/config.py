@@ -217,7 +217,7 @@ class RankDistillmParams(_Section):
     targets: list[TARGET_KINDS] = Field(min_length=1, description="scores: the teacher's scores; ranks: only its permutation (inverted ranks)")
     first_stages: list[FIRST_STAGES] = Field(min_length=1, description="bm25, dense (dense-minilm, exact search) or fused (bm25+dense-minilm)")
     depths: list[int] = Field(min_length=1, description="sampling depths k: training candidates come from the first stage's top k")
-    run: Literal["all"] | list[str] = Field(description="the cells trained: all, or names <loss>-<targets>-<stage>-d<k>")
+    run: Literal["all"] | list[str] = Field(min_length=1, description="the cells trained: all, or names <loss>-<targets>-<stage>-d<k>")
     steps: int = Field(ge=1, description="optimiser steps per student (the same for every cell)")
     lr: float = Field(gt=0)
     temperature: float = Field(1.0, gt=0, description="of the listwise and approximate-rank losses")

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from transformers import AutoModel, PretrainedConfig
 
+from distilrank import rank_distillm
 from distilrank.latency import SHAPES, forward_flops
 
 GPU_BF16_PEAK = {"A100 80GB": 312e12, "H100 80GB": 989e12, "A10 24GB": 125e12}  # dense bf16 tensor-core FLOP/s
@@ -123,9 +124,8 @@ def profile_stages(cfg: Any, teacher_shape: str = "llm-7b", student_shapes: dict
         stages.append(Stage(f"04 {name}: point, margin, hybrid", students.get(name, "bert-12"), True,
                             3 * d.steps * d.groups_per_step * d.group_size, d.max_len, d.group_size * d.groups_per_step))
     rd = cfg.rank_distillm
-    cells = rd.selected()
-    deepest = {stage: max(int(c.rsplit("-d", 1)[1]) for c in cells if c.split("-")[2] == stage) for stage in {c.split("-")[2] for c in cells}}
-    new_pairs = n_train * sum(max(0, k - cfg.prep.train_depth) if stage == "bm25" else k for stage, k in deepest.items())
+    cells = rank_distillm.selected_cells(rd)
+    new_pairs = n_train * sum(max(0, k - cfg.prep.train_depth) if stage == "bm25" else k for stage, k in rank_distillm.stage_depths(cells).items())
     stages.append(Stage("07 teacher scores: first-stage lists beyond the transfer set", teacher_shape, False, new_pairs, t.max_len, t.batch_size))
     stages.append(Stage(f"07 {len(cells)} grid students", students.get("bert6", "bert-6"), True,
                         len(cells) * rd.steps * rd.groups_per_step * rd.group_size, rd.max_len, rd.group_size * rd.groups_per_step))

@@ -164,6 +164,8 @@ class ADRMSE(torch.nn.Module):
 
     def forward(self, scores: Tensor, targets: Tensor, mask: Tensor | None = None) -> Tensor:
         valid = _mask(scores, mask)
+        if not valid.any():  # nothing but padding: nothing to learn, but keep the graph
+            return scores.sum() * 0.0
         ranks = target_ranks(targets, valid)
         err = (approx_ranks(scores, valid, self.temperature) - ranks) ** 2 / torch.log2(ranks + 1)
         return err[valid].mean()
@@ -172,7 +174,7 @@ class ADRMSE(torch.nn.Module):
 class ApproxNDCG(torch.nn.Module):
     """ApproxNDCG (Qin et al., 2010; lightning-ir's `ApproxNDCG`): `1 - DCG / IDCG` with the student's
     approximate ranks in DCG's discount `1 / log2(1 + rank)` and gains `2^max(t, 0) - 1` from the
-    targets; IDCG orders the same gains ideally. A query whose gains are all 0 contributes 0."""
+    targets; IDCG orders the same gains ideally. A query whose gains are all 0 is left out of the mean."""
 
     def __init__(self, temperature: float = 1.0) -> None:
         super().__init__()
@@ -192,7 +194,8 @@ class ApproxNDCG(torch.nn.Module):
 class InfoNCE(torch.nn.Module):
     """InfoNCE / localized contrastive estimation (Gao et al., 2021): cross-entropy of
     softmax(scores / t) with the teacher's top document (highest target; the first on ties) as the
-    one positive and the query's other candidates as its negatives."""
+    one positive and the query's other candidates as its negatives. A row of padding only is left
+    out."""
 
     def __init__(self, temperature: float = 1.0) -> None:
         super().__init__()
@@ -200,8 +203,12 @@ class InfoNCE(torch.nn.Module):
 
     def forward(self, scores: Tensor, targets: Tensor, mask: Tensor | None = None) -> Tensor:
         valid = _mask(scores, mask)
+        rows = valid.any(dim=1)
+        if not rows.any():
+            return scores.sum() * 0.0
+        scores, targets, valid = scores[rows], targets[rows], valid[rows]
         positive = targets.masked_fill(~valid, float("-inf")).argmax(dim=1)
-        logits = scores.masked_fill(~valid, torch.finfo(scores.dtype).min) / self.temperature
+        logits = (scores / self.temperature).masked_fill(~valid, torch.finfo(scores.dtype).min)
         return F.cross_entropy(logits, positive)
 
 

@@ -7,8 +7,9 @@ grid (`config.RankDistillmParams`):
 
 - **first stage** of the training lists: `bm25`, `dense` (the zero-shot bi-encoder `dense-minilm`,
   exact cosine search over the whole collection with sentence-transformers' `semantic_search`) or
-  `fused` (`bm25+dense-minilm`: both scores z-scored over the union of the two top-k lists and
-  summed with notebook 03's fitted weights);
+  `fused` (`bm25+dense-minilm`: both scores z-scored over the union of the two stages' lists at the
+  grid's deepest depth and summed with notebook 03's fitted weights; one fused ranking serves every
+  depth);
 - **depth** k: a training list is the first stage's top k and nothing else (no judged document is
   added), and every step samples `group_size` of them, so every depth trains on the same number of
   pairs;
@@ -17,7 +18,8 @@ grid (`config.RankDistillmParams`):
 - **loss**: any of `distilrank.losses.LOSSES`.
 
 The teacher's per-pair evidence (the LLM teacher's score, BM25's, `dense-minilm`'s) is computed
-once for every pair any selected cell needs (`teacher_pool`) and cached; `teacher-ensemble`'s
+once per run for every pair any selected cell needs (`teacher_pool`: the pairs notebook 03 scored
+are read from its transfer set) and saved beside the results (`save_pool`); `teacher-ensemble`'s
 score is a fusion over the list it re-ranks (z-scores within the list, as on the test lists), so
 each cell's targets come from its own list (`cell_frame`). The training loop is notebook 04's.
 """
@@ -71,8 +73,13 @@ def parse_cell(name: str) -> Cell:
 
 
 def selected_cells(params: RankDistillmParams) -> list[Cell]:
-    """The cells the profile's `run` picks, parsed."""
-    return [parse_cell(n) for n in params.selected()]
+    """The cells the profile's `run` picks, parsed. With `run: all`, a loss that reads only the
+    order of its targets (`losses.ORDER_ONLY`) runs with `ranks` alone when both kinds are in the
+    grid: its `scores` twin would train the same student again."""
+    cells = [parse_cell(n) for n in params.selected()]
+    if params.run != "all" or len(params.targets) < 2:
+        return cells
+    return [c for c in cells if not (c.loss in losses.ORDER_ONLY and c.targets == "scores")]
 
 
 def stage_depths(cells: Sequence[Cell]) -> dict[str, int]:
@@ -252,7 +259,8 @@ EFFECTS = (
     ("stage", "dense", "bm25", "first stage: candidates from a dense first stage beat BM25's (ColBERTv2 0.769 vs BM25 0.715)", "holds"),
     ("stage", "fused", "bm25", "first stage: fused (bm25+dense-minilm) candidates beat BM25's (not in the paper)", None),
     ("depth", 20, 10, "depth: sampling from the top 20 beats the top 10 (0.766 vs 0.733)", "holds"),
-    ("depth", 50, 20, "depth: gains flatten past ~20-50 (top 50 0.772 vs top 20 0.766)", "no significant difference"),
+    ("depth", 50, 20, "depth: from the top 20 to the top 50 a small gain (0.772 vs 0.766)", "no significant difference"),
+    ("depth", 100, 50, "depth: gains flatten past 50 (top 100 0.769 vs top 50 0.772)", "no significant difference"),
     ("loss", "adrmse", "ranknet", "loss: ADR-MSE and RankNet within 0.005 of each other", "no significant difference"),
     ("targets", "ranks", "scores", "targets: the teacher's permutation alone vs its scores (not in the paper)", None),
 )
@@ -265,8 +273,8 @@ def effect_pairs(cells: Sequence[Cell]) -> list[tuple[str, str | None, Cell, Cel
     out = []
     for axis, better, other, text, expected in EFFECTS:
         for c in cells:
-            if getattr(c, axis) != better:
-                continue
+            if getattr(c, axis) != better or (axis == "targets" and c.loss in losses.ORDER_ONLY):
+                continue  # an order-only loss trains the same student on either kind of target
             twin = Cell(**{**c.__dict__, axis: other})
             if twin.name in by_name:
                 out.append((text, expected, c, twin))
@@ -282,17 +290,17 @@ def paired_differences(per_a: pd.DataFrame, per_b: pd.DataFrame, metric: str = "
 def verdicts(pairs: Sequence[tuple[str, str | None, Cell, Cell]], per: dict[str, pd.DataFrame], student: str,
              n_resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
     """One row per tested effect: the two students, Δ NDCG@5 (better - other) with a 95% bootstrap
-    interval over test queries and its paired t-test, Benjamini-Hochberg adjusted over the effects
-    tested, the verdict, and whether it agrees with what Rank-DistiLLM reported (an interval wider
-    than a reported effect means this run cannot tell it from zero)."""
+    interval over test queries (unadjusted) and its paired t-test, Benjamini-Hochberg adjusted over
+    the effects tested, the verdict (on the adjusted p), and whether it agrees with what
+    Rank-DistiLLM reported."""
     rows = []
     for text, expected, a, b in pairs:
         pa, pb = per[f"{student}-{a.name}"], per[f"{student}-{b.name}"]
         t = metrics.paired_test(pa, pb, "ndcg@5")
         lo, hi = metrics.bootstrap_ci(paired_differences(pa, pb), "ndcg@5", n_resamples=n_resamples, seed=seed)
-        rows.append({"effect": text, "compared": f"{a.name} vs {b.name}", "Δ ndcg@5": t["diff"], "Δ 95% CI": f"[{lo:+.3f}, {hi:+.3f}]",
+        rows.append({"effect": text, "compared": f"{a.name} vs {b.name}", "Δ ndcg@5": t["diff"], "Δ 95% CI (unadjusted)": f"[{lo:+.3f}, {hi:+.3f}]",
                      "p": t["p"], "queries": t["n_queries"], "paper": expected or "not reported"})
-    table = pd.DataFrame(rows, columns=["effect", "compared", "Δ ndcg@5", "Δ 95% CI", "p", "queries", "paper"])
+    table = pd.DataFrame(rows, columns=["effect", "compared", "Δ ndcg@5", "Δ 95% CI (unadjusted)", "p", "queries", "paper"])
     table["p (BH)"] = metrics.adjust_pvalues(table["p"].to_numpy()) if len(table) else []
     table["verdict"] = [metrics.verdict(d, p) for d, p in zip(table["Δ ndcg@5"], table["p (BH)"], strict=True)]
     table["agrees with the paper"] = [("yes" if v == e else "no") if e != "not reported" else "" for v, e in zip(table["verdict"], table["paper"], strict=True)]
