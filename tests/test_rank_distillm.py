@@ -161,12 +161,14 @@ def test_effect_pairs_compare_cells_that_differ_in_one_axis_and_verdicts_follow_
     per = {f"s-{c.name}": pd.DataFrame({"query_id": [f"q{i}" for i in range(40)], "ndcg@5": base + rng.normal(0, 0.01, 40)}) for c in cells}
     per["s-ranknet-ranks-dense-d20"]["ndcg@5"] += 0.2  # a clear gain for the dense first stage
     per["s-ranknet-ranks-bm25-d50"]["ndcg@5"] -= 0.2  # a clear loss from depth 20 to 50
+    per["random"] = per["s-ranknet-ranks-bm25-d50"].assign(**{"ndcg@5": base - 0.1 + rng.normal(0, 0.01, 40)})
     per["s-adrmse-ranks-bm25-d20"] = per["s-ranknet-ranks-bm25-d20"].copy()  # the same rankings: no difference at all
     table = rank_distillm.verdicts(pairs, per, "s").set_index("compared")
     row = table.loc["ranknet-ranks-dense-d20 vs ranknet-ranks-bm25-d20"]
     assert row["verdict"] == "holds" and row["agrees with the paper"] == "yes" and row["p (BH)"] >= row["p"]
     deeper = table.loc["ranknet-ranks-bm25-d50 vs ranknet-ranks-bm25-d20"]
     assert deeper["verdict"] == "fails" and deeper["Δ ndcg@5"] < 0 and deeper["agrees with the paper"] == "no"
+    assert deeper["both beat random"] == "no" and row["both beat random"] == "yes"  # d50 sits below random here
     same = table.loc["adrmse-ranks-bm25-d20 vs ranknet-ranks-bm25-d20"]
     assert np.isnan(same["p"]) and same["verdict"] == "no significant difference" and same["agrees with the paper"] == "yes"
     assert len(table) == 4

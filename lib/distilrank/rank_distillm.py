@@ -287,20 +287,28 @@ def paired_differences(per_a: pd.DataFrame, per_b: pd.DataFrame, metric: str = "
     return pd.DataFrame({"query_id": joined.index, metric: (joined[metric] - joined[f"{metric}_b"]).to_numpy()})
 
 
+def beats_random(per_student: pd.DataFrame, per_random: pd.DataFrame, alpha: float = 0.05) -> bool:
+    """Whether a student's NDCG@5 is above `random`'s on the same lists, by a paired t-test: a
+    comparison between students that do not is a comparison of noise."""
+    t = metrics.paired_test(per_student, per_random, "ndcg@5")
+    return metrics.verdict(t["diff"], t["p"], alpha) == "holds"
+
+
 def verdicts(pairs: Sequence[tuple[str, str | None, Cell, Cell]], per: dict[str, pd.DataFrame], student: str,
              n_resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
     """One row per tested effect: the two students, Δ NDCG@5 (better - other) with a 95% bootstrap
     interval over test queries (unadjusted) and its paired t-test, Benjamini-Hochberg adjusted over
-    the effects tested, the verdict (on the adjusted p), and whether it agrees with what
-    Rank-DistiLLM reported."""
+    the effects tested, the verdict (on the adjusted p), whether it agrees with what Rank-DistiLLM
+    reported, and whether both students beat `random` (`per["random"]`) at all."""
     rows = []
     for text, expected, a, b in pairs:
         pa, pb = per[f"{student}-{a.name}"], per[f"{student}-{b.name}"]
         t = metrics.paired_test(pa, pb, "ndcg@5")
         lo, hi = metrics.bootstrap_ci(paired_differences(pa, pb), "ndcg@5", n_resamples=n_resamples, seed=seed)
         rows.append({"effect": text, "compared": f"{a.name} vs {b.name}", "Δ ndcg@5": t["diff"], "Δ 95% CI (unadjusted)": f"[{lo:+.3f}, {hi:+.3f}]",
-                     "p": t["p"], "queries": t["n_queries"], "paper": expected or "not reported"})
-    table = pd.DataFrame(rows, columns=["effect", "compared", "Δ ndcg@5", "Δ 95% CI (unadjusted)", "p", "queries", "paper"])
+                     "p": t["p"], "queries": t["n_queries"], "paper": expected or "not reported",
+                     "both beat random": "yes" if beats_random(pa, per["random"]) and beats_random(pb, per["random"]) else "no"})
+    table = pd.DataFrame(rows, columns=["effect", "compared", "Δ ndcg@5", "Δ 95% CI (unadjusted)", "p", "queries", "paper", "both beat random"])
     table["p (BH)"] = metrics.adjust_pvalues(table["p"].to_numpy()) if len(table) else []
     table["verdict"] = [metrics.verdict(d, p) for d, p in zip(table["Δ ndcg@5"], table["p (BH)"], strict=True)]
     table["agrees with the paper"] = [("yes" if v == e else "no") if e != "not reported" else "" for v, e in zip(table["verdict"], table["paper"], strict=True)]
