@@ -253,16 +253,17 @@ def train_grid(cells: Sequence[Cell], pool: pd.DataFrame, test: pd.DataFrame, pa
     return GridRun(scores, pd.DataFrame(rows).set_index("system"))
 
 
-# The three effects Rank-DistiLLM reports (and two this project adds), as comparisons between cells
-# that differ in one axis only: (axis, better value, other value, what the paper found, the verdict that agrees).
+# The three effects Rank-DistiLLM reports (and two this project adds), each as a claim "the first cell
+# beats the second" between cells that differ in one axis only: (axis, first value, second value,
+# the claim and what the paper found, the verdict the paper's numbers predict; None: not in the paper).
 EFFECTS = (
-    ("stage", "dense", "bm25", "first stage: candidates from a dense first stage beat BM25's (ColBERTv2 0.769 vs BM25 0.715)", "holds"),
-    ("stage", "fused", "bm25", "first stage: fused (bm25+dense-minilm) candidates beat BM25's (not in the paper)", None),
-    ("depth", 20, 10, "depth: sampling from the top 20 beats the top 10 (0.766 vs 0.733)", "holds"),
-    ("depth", 50, 20, "depth: from the top 20 to the top 50 a small gain (0.772 vs 0.766)", "no significant difference"),
-    ("depth", 100, 50, "depth: gains flatten past 50 (top 100 0.769 vs top 50 0.772)", "no significant difference"),
-    ("loss", "adrmse", "ranknet", "loss: ADR-MSE and RankNet within 0.005 of each other", "no significant difference"),
-    ("targets", "ranks", "scores", "targets: the teacher's permutation alone vs its scores (not in the paper)", None),
+    ("stage", "dense", "bm25", "first stage: dense candidates beat BM25's (paper: ColBERTv2 0.769 vs BM25 0.715)", "holds"),
+    ("stage", "fused", "bm25", "first stage: fused (bm25+dense-minilm) candidates beat BM25's", None),
+    ("depth", 20, 10, "depth: the top 20 beats the top 10 (paper: 0.766 vs 0.733)", "holds"),
+    ("depth", 50, 20, "depth: the top 50 beats the top 20 (paper: a small gain, 0.772 vs 0.766)", "no significant difference"),
+    ("depth", 100, 50, "depth: the top 100 beats the top 50 (paper: flat past 50, 0.769 vs 0.772)", "no significant difference"),
+    ("loss", "adrmse", "ranknet", "loss: ADR-MSE beats RankNet (paper: within 0.005 of each other)", "no significant difference"),
+    ("targets", "ranks", "scores", "targets: the teacher's permutation alone beats its scores", None),
 )
 
 
