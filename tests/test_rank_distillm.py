@@ -165,12 +165,12 @@ def test_effect_pairs_compare_cells_that_differ_in_one_axis_and_verdicts_follow_
     per["s-adrmse-ranks-bm25-d20"] = per["s-ranknet-ranks-bm25-d20"].copy()  # the same rankings: no difference at all
     table = rank_distillm.verdicts(pairs, per, "s").set_index("compared")
     row = table.loc["ranknet-ranks-dense-d20 vs ranknet-ranks-bm25-d20"]
-    assert row["verdict"] == "holds" and row["agrees with the paper"] == "yes" and row["p (BH)"] >= row["p"]
+    assert row["verdict"] == "holds" and row["against the paper"] == "consistent" and row["p (BH)"] >= row["p"]
     deeper = table.loc["ranknet-ranks-bm25-d50 vs ranknet-ranks-bm25-d20"]
-    assert deeper["verdict"] == "fails" and deeper["Δ ndcg@5"] < 0 and deeper["agrees with the paper"] == "no"
+    assert deeper["verdict"] == "fails" and deeper["Δ ndcg@5"] < 0 and deeper["against the paper"] == "contradicts"
     assert deeper["both beat random"] == "no" and row["both beat random"] == "yes"  # d50 sits below random here
     same = table.loc["adrmse-ranks-bm25-d20 vs ranknet-ranks-bm25-d20"]
-    assert np.isnan(same["p"]) and same["verdict"] == "no significant difference" and same["agrees with the paper"] == "yes"
+    assert np.isnan(same["p"]) and same["verdict"] == "no significant difference" and same["against the paper"] == "consistent"
     assert len(table) == 4
 
 
@@ -212,3 +212,12 @@ def test_pool_summary_by_hand():
     # dense top 2: q1 {b, d} shares b with bm25's {a, b}; q2 {a, f} shares a with {e, a}
     assert table.loc["dense top 2", "shared with bm25 top k"] == pytest.approx(0.5)
     assert table.loc["dense top 2", "pairs"] == 4
+
+
+def test_a_verdict_reads_against_the_paper_by_direction():
+    assert rank_distillm.against_paper("holds", "holds") == "consistent"
+    assert rank_distillm.against_paper("no significant difference", "holds") == "inconclusive"
+    assert rank_distillm.against_paper("fails", "holds") == "contradicts"
+    assert rank_distillm.against_paper("holds", "no significant difference") == "contradicts"
+    assert rank_distillm.against_paper("no significant difference", "no significant difference") == "consistent"
+    assert rank_distillm.against_paper("holds", "not reported") == ""

@@ -72,14 +72,20 @@ def parse_cell(name: str) -> Cell:
     return Cell(loss, targets, stage, int(parts[3][1:]))
 
 
-def selected_cells(params: RankDistillmParams) -> list[Cell]:
-    """The cells the profile's `run` picks, parsed. With `run: all`, a loss that reads only the
-    order of its targets (`losses.ORDER_ONLY`) runs with `ranks` alone when both kinds are in the
-    grid: its `scores` twin would train the same student again."""
-    cells = [parse_cell(n) for n in params.selected()]
-    if params.run != "all" or len(params.targets) < 2:
+def distinct_cells(params: RankDistillmParams) -> list[Cell]:
+    """The grid's cells that train different students: a loss that reads only the order of its
+    targets (`losses.ORDER_ONLY`) keeps `ranks` alone when both kinds are in the grid (its
+    `scores` twin would train the same student again)."""
+    cells = [parse_cell(n) for n in params.cells()]
+    if len(params.targets) < 2:
         return cells
     return [c for c in cells if not (c.loss in losses.ORDER_ONLY and c.targets == "scores")]
+
+
+def selected_cells(params: RankDistillmParams) -> list[Cell]:
+    """The cells the profile's `run` picks, parsed: `all` is every distinct cell (`distinct_cells`);
+    a cell named in a list runs as named."""
+    return distinct_cells(params) if params.run == "all" else [parse_cell(n) for n in params.run]
 
 
 def stage_depths(cells: Sequence[Cell]) -> dict[str, int]:
@@ -247,8 +253,9 @@ def train_grid(cells: Sequence[Cell], pool: pd.DataFrame, test: pd.DataFrame, pa
             loss_fn=loss_for(cell, params, margin_weight), steps=params.steps, qrels=qrels, precision=precision)
         scores[name] = trained.scores["test"]
         rows.append({"system": name, "loss": cell.loss, "targets": cell.targets, "first stage": cell.stage, "depth": cell.depth,
-                     "training queries": frame["query_id"].nunique(), "pairs per list": frame.groupby("query_id").size().mean(),
-                     "steps": params.steps, "pairs trained": params.steps * params.groups_per_step * params.group_size,
+                     "training queries": frame["query_id"].nunique(), "candidates per list": frame.groupby("query_id").size().mean(),
+                     "steps": params.steps, "passes over the queries": params.steps * params.groups_per_step / frame["query_id"].nunique(),
+                     "(query, document) pairs trained": params.steps * params.groups_per_step * params.group_size,
                      "minutes": (time.perf_counter() - tick) / 60})
     return GridRun(scores, pd.DataFrame(rows).set_index("system"))
 
@@ -299,7 +306,7 @@ def verdicts(pairs: Sequence[tuple[str, str | None, Cell, Cell]], per: dict[str,
              n_resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
     """One row per tested effect: the two students, Δ NDCG@5 (better - other) with a 95% bootstrap
     interval over test queries (unadjusted) and its paired t-test, Benjamini-Hochberg adjusted over
-    the effects tested, the verdict (on the adjusted p), whether it agrees with what Rank-DistiLLM
+    the effects tested, the verdict (on the adjusted p), how it reads against what Rank-DistiLLM
     reported, and whether both students beat `random` (`per["random"]`) at all."""
     rows = []
     for text, expected, a, b in pairs:
@@ -312,8 +319,21 @@ def verdicts(pairs: Sequence[tuple[str, str | None, Cell, Cell]], per: dict[str,
     table = pd.DataFrame(rows, columns=["effect", "compared", "Δ ndcg@5", "Δ 95% CI (unadjusted)", "p", "queries", "paper", "both beat random"])
     table["p (BH)"] = metrics.adjust_pvalues(table["p"].to_numpy()) if len(table) else []
     table["verdict"] = [metrics.verdict(d, p) for d, p in zip(table["Δ ndcg@5"], table["p (BH)"], strict=True)]
-    table["agrees with the paper"] = [("yes" if v == e else "no") if e != "not reported" else "" for v, e in zip(table["verdict"], table["paper"], strict=True)]
+    table["against the paper"] = [against_paper(v, e) for v, e in zip(table["verdict"], table["paper"], strict=True)]
     return table
+
+
+def against_paper(verdict: str, predicted: str) -> str:
+    """How a verdict reads against the one the paper's numbers predict: `consistent` (the same),
+    `contradicts` (a significant difference the paper did not find, or one in the other
+    direction), `inconclusive` (the paper found a gain this run cannot tell from zero); empty
+    where the paper did not test it. Directions only: the paper's magnitudes are nDCG@10 on TREC
+    DL, not comparable with NDCG@5 here."""
+    if predicted == "not reported":
+        return ""
+    if verdict == predicted:
+        return "consistent"
+    return "inconclusive" if verdict == "no significant difference" else "contradicts"
 
 
 def embed_for_search(encoder, corpus: pd.DataFrame, queries: dict[str, str], batch_size: int, precision: str, device: str,
