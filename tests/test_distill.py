@@ -5,6 +5,7 @@ import pytest
 from distilrank.distill import (
     distill_loss_kwargs,
     fit_normaliser,
+    fusion_lists,
     normalise,
     pick_queries,
     transfer_frame,
@@ -80,3 +81,11 @@ def test_teacher_of_and_the_column_read():
     assert transfer_frame(t, 0, 0, column="ensemble_score").ensemble_score.tolist() == [8.0, 4.0, 0.0, 4.0]
     with pytest.raises(KeyError, match="no column"):
         transfer_frame(_transfer(), 0, 0, column="ensemble_score")
+
+
+def test_fusion_lists_are_the_bm25_rows_of_a_seeded_subset_of_queries():
+    train = pd.DataFrame({"query_id": ["a", "a", "b", "b", "c", "c"], "source": ["bm25", "judged", "bm25", "bm25", "bm25", "judged"]})
+    assert fusion_lists(train, None, 0).index.tolist() == [0, 2, 3, 4]  # every query, judged additions left out
+    two = fusion_lists(train, 2, 7)
+    assert two["query_id"].nunique() == 2 and set(two["source"]) == {"bm25"}
+    assert two.equals(fusion_lists(train, 2, 7))  # seeded
