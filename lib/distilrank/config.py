@@ -246,10 +246,6 @@ class RankDistillmParams(_Section):
         """Every cell of the grid, by name, in axis order."""
         return [f"{loss}-{t}-{stage}-d{k}" for loss in self.losses for t in self.targets for stage in self.first_stages for k in self.depths]
 
-    def selected(self) -> list[str]:
-        """The cells `run` picks, in its order."""
-        return self.cells() if self.run == "all" else list(self.run)
-
 
 class CurriculumParams(_Section):
     """Notebook 08: a TAPIR-style curriculum (`distilrank.curriculum`) for the hybrid student.

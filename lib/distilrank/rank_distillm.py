@@ -37,13 +37,14 @@ from sentence_transformers.util import semantic_search
 
 from distilrank import dense, distill, fusion, losses, metrics, rankers, training
 from distilrank.bm25 import BM25Index
-from distilrank.config import FIRST_STAGES, RankDistillmParams
+from distilrank.config import FIRST_STAGES, TARGET_KINDS, RankDistillmParams
 from distilrank.precision import autocast
 from distilrank.prep import save_prepared
 from distilrank.rankers import document_text
 from distilrank.runtime import set_seed
 
 STAGES: tuple[str, ...] = FIRST_STAGES.__args__  # bm25, dense, fused
+TARGETS: tuple[str, ...] = TARGET_KINDS.__args__  # scores, ranks
 TEMPERATURE_LOSSES = frozenset({"listnet", "kl", "adrmse", "approxndcg", "infonce"})
 
 
@@ -67,8 +68,8 @@ def parse_cell(name: str) -> Cell:
     if len(parts) != 4 or not parts[3].startswith("d") or not parts[3][1:].isdigit():
         raise ValueError(f"cell {name!r}: expected <loss>-<targets>-<first stage>-d<depth>, e.g. ranknet-ranks-bm25-d20")
     loss, targets, stage = parts[:3]
-    if loss not in losses.LOSSES or targets not in ("scores", "ranks") or stage not in STAGES:
-        raise ValueError(f"cell {name!r}: loss in {sorted(losses.LOSSES)}, targets in ['ranks', 'scores'], first stage in {list(STAGES)}")
+    if loss not in losses.LOSSES or targets not in TARGETS or stage not in STAGES:
+        raise ValueError(f"cell {name!r}: loss in {sorted(losses.LOSSES)}, targets in {list(TARGETS)}, first stage in {list(STAGES)}")
     return Cell(loss, targets, stage, int(parts[3][1:]))
 
 
