@@ -4,13 +4,15 @@
 #   make replicate                 # the embedded default profile (Cranfield, 2-core CPU)
 #   make replicate PROFILE=smoke   # tiny sizes, seconds per notebook
 #   make replicate PARAMS=path/to/mine.yaml   # a profile kept anywhere (outputs/<its profile:>/)
-#   make report                    # the executed notebooks as HTML + results.md
+#   make report                    # the front page, the executed notebooks as HTML, results.md
+#   make check-report              # those pages in headless Chromium (broken images, empty tables, tracebacks)
 #   make test
 #
 # A stage re-runs only when what it reads changed: its notebook, the profile sections it reads, the
-# library modules it imports, the environment, or the stages whose artifacts it reads. Each executed notebook is written to a .partial
-# file first and renamed when the run succeeded, so a killed run never leaves an executed
-# notebook a later stage trusts.
+# library modules it imports, the environment, or the stages whose artifacts it reads. Each executed
+# notebook is written to a .partial file first, its progress redraws folded to one line per loop
+# (distilrank.progress), and renamed when the run succeeded, so a killed run never leaves an
+# executed notebook a later stage trusts.
 
 SHELL := /bin/bash
 # PARAMS=path names a params file kept anywhere; the profile (and so outputs/<profile>/) is its
@@ -38,11 +40,11 @@ DEPS_MK := $(OUTPUTS)/.notebook-deps.mk
 DATA := $(wildcard ../shared/data/cranfield/*)
 export DISTILRANK_OUTPUTS := $(abspath $(OUTPUTS))
 
-.PHONY: help env replicate report test lint check-params clean
+.PHONY: help env replicate report check-report test lint check-params clean
 .DELETE_ON_ERROR:
 
 help:
-	@sed -n '2,13p' Makefile
+	@sed -n '2,14p' Makefile
 
 env: $(ENV_STAMP)
 
@@ -66,6 +68,7 @@ $(OUT)/%.ipynb: notebooks/%.ipynb $(ENV_STAMP)
 	@echo "== $* [profile $(PROFILE)]"
 	@start=$$(date +%s); \
 	$(PY) -m papermill $< $(OUT)/$*.partial.ipynb -f $(PARAMS) -p params_file $(abspath $(PARAMS)) -k distilrank --cwd notebooks --log-level ERROR \
+	  && $(PY) -m distilrank.progress $(OUT)/$*.partial.ipynb \
 	  && mv $(OUT)/$*.partial.ipynb $@ \
 	  && echo "== $* done in $$(( $$(date +%s) - start )) s -> $@"
 
@@ -83,7 +86,7 @@ $(DEPS_MK): $(NOTEBOOKS) $(LIB) $(DEPS_SCRIPT)
 	$(PYTHON) $(DEPS_SCRIPT) $(NOTEBOOKS) > $$tmp && mv $$tmp $@ || { rm -f $$tmp; exit 1; }
 
 # goals that run no notebook do not need it (and `make help` then writes nothing)
-ifneq ($(filter-out help env lint test report check-params clean,$(MAKECMDGOALS)),)
+ifneq ($(filter-out help env lint test report check-report check-params clean,$(MAKECMDGOALS)),)
 include $(DEPS_MK)
 ifneq ($(wildcard $(PARAMS)),)
 $(shell $(PYTHON) $(DEPS_SCRIPT) --sections $(PARAMS) $(OUT)/.params $(NOTEBOOKS))
@@ -93,6 +96,11 @@ endif
 # every executed notebook of the profile as HTML (nbconvert) with an index page, and results.md
 report: $(ENV_STAMP)
 	@$(PY) -m distilrank.report $(PROFILE)
+
+# the report's pages in headless Chromium: fails on a broken image, an empty table, a traceback or a
+# front-page link to a missing section
+check-report: $(ENV_STAMP)
+	@$(PY) -m distilrank.pagecheck $(PROFILE)
 
 lint: $(ENV_STAMP)
 	$(VENV)/bin/ruff check .

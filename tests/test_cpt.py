@@ -46,3 +46,63 @@ def test_target_loglik_prefers_the_target_the_model_learned(tmp_path):
                              {"prompt": cpt_prompt("wing"), "target": "heat transfer"}], 32)
     learned, other = target_loglik(lm, tok, f)
     assert learned > other
+
+
+def _prepared():
+    """A tiny notebook-01-shaped DatasetDict: a collection, click examples and dev lists."""
+    import pandas as pd
+    from datasets import Dataset, DatasetDict
+
+    docs = {"d1": ("wing flutter", "flutter of a wing at high speed"), "d2": ("heat transfer", "boundary layer heat transfer"),
+            "d3": ("shock waves", "shock waves past a cone")}
+    corpus = pd.DataFrame([{"doc_id": d, "title": t, "summary": s} for d, (t, s) in docs.items()])
+    clicks = pd.DataFrame([{"query": "wing flutter", "title": docs["d1"][0], "summary": docs["d1"][1]},
+                           {"query": "heat transfer in a boundary layer", "title": docs["d2"][0], "summary": docs["d2"][1]}])
+    gains = {("q1", "d1"): 2, ("q2", "d3"): 1}
+    queries = {"q1": "flutter of wings", "q2": "shock past a cone"}
+    dev = pd.DataFrame([{"query_id": q, "query": text, "doc_id": d, "title": docs[d][0], "summary": docs[d][1],
+                         "gain": gains.get((q, d), 0), "bm25_score": float(i)} for q, text in queries.items() for i, d in enumerate(docs)])
+    qrels = pd.DataFrame([{"query_id": q, "doc_id": d, "gain": g} for (q, d), g in gains.items()])
+    return DatasetDict({name: Dataset.from_pandas(df, preserve_index=False) for name, df in
+                        {"corpus": corpus, "cpt_train": clicks, "dev_candidates": dev, "qrels": qrels}.items()})
+
+
+def test_tokenizer_texts_only_for_a_scratch_decoder_and_candidate_rows():
+    from distilrank.cpt import candidate_rows, tokenizer_texts
+
+    prepared = _prepared()
+    assert tokenizer_texts(prepared, ["minilm"]) == []
+    texts = tokenizer_texts(prepared, ["minilm", "scratch"])
+    assert texts[0] == "wing flutter flutter of a wing at high speed" and texts[-2:] == ["wing flutter", "heat transfer in a boundary layer"]
+    assert not any("cone" in t and "shock past" in t for t in texts)  # dev queries never feed the tokenizer
+    rows = candidate_rows(prepared["dev_candidates"].to_pandas())
+    assert len(rows) == 6 and rows[0] == {"prompt": cpt_prompt("flutter of wings"), "target": cpt_target("wing flutter", "flutter of a wing at high speed")}
+
+
+def test_compare_variants_trains_saves_and_tabulates_a_scratch_decoder(tmp_path):
+    from types import SimpleNamespace
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from distilrank import teacher
+    from distilrank.cpt import candidate_rows, compare_variants, continuations, plot_comparison
+
+    prepared = _prepared()
+    cfg = SimpleNamespace(seed=0, llm=None, cpt=SimpleNamespace(
+        variants=["scratch"], max_len=32, epochs=2.0, lr={"scratch": 1e-3}, batch_size=2,
+        scratch=SimpleNamespace(vocab_size=80, hidden=16, layers=1, heads=2, intermediate=32)))
+    rows = candidate_rows(prepared["cpt_train"].to_pandas())
+    run = compare_variants(prepared, rows, rows, cfg, tmp_path, device="cpu", precision="fp32")
+    assert list(run.table.index) == ["scratch"] and run.table.loc["scratch", "train examples"] == 2
+    assert run.table.loc["scratch", "dev ppl/token after"] < run.table.loc["scratch", "dev ppl/token before"]
+    assert (tmp_path / "scratch" / "init" / "config.json").is_file() and (tmp_path / "scratch" / "cpt" / "config.json").is_file()
+    assert set(run.curves.columns) == {"variant", "step", "loss"} and len(run.curves) > 0
+    assert 0 <= run.random_dev <= 1 and 0 <= run.bm25_dev <= 1 and set(run.models) == {"scratch"}
+    assert len(plot_comparison(run).axes) == 3
+    gens = continuations(run.models, prepared["dev_candidates"].to_pandas(), 1, seed=0, device="cpu", max_new_tokens=3)
+    assert len(gens) == 1 and list(gens.columns) == ["test query", "its best-judged document", "scratch"]
+    assert gens.loc[0, "its best-judged document"] in {cpt_target("wing flutter", "flutter of a wing at high speed"),
+                                                       cpt_target("shock waves", "shock waves past a cone")}
+    choice = teacher.write_choice(run.table, tmp_path)
+    assert choice["variant"] == "scratch" and teacher.read_choice(tmp_path) == choice

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from datasets import load_from_disk
 
+from distilrank import pagecheck, progress, results
 from distilrank.paths import ROOT
 from distilrank.rankers import document_text, load_scores, score_candidates
 from distilrank.results import load_results
@@ -40,6 +41,40 @@ def test_notebook_sources_are_clean_and_parameterised(path):
         "functions belong in lib/distilrank, not in notebooks"
 
 
+THIN = ("01", "02", "03", "04", "05", "06")  # the paper's notebooks: every code cell says what is done in a few lines
+MAX_LINES = 12
+
+
+@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.name[:2] in THIN], ids=lambda p: p.name)
+def test_code_cells_are_thin(path):
+    nb = nbformat.read(path, as_version=4)
+    long = {i: n for i, c in enumerate(nb.cells) if c.cell_type == "code"
+            if (n := sum(1 for line in c.source.splitlines() if line.strip())) > MAX_LINES}
+    assert not long, f"cells over {MAX_LINES} non-blank lines (cell index: lines): {long}; move the loop into lib/distilrank"
+
+
+def _headings(nb) -> set[str]:
+    return {line.lstrip("#").strip().replace("`", "") for c in nb.cells if c.cell_type == "markdown"
+            for line in c.source.splitlines() if line.startswith("#")}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_recorded_claims_name_their_notebook_and_a_section_of_it(path):
+    import re
+
+    nb = nbformat.read(path, as_version=4)
+    calls = re.findall(r'record_claims\([^"]*"(\d\d_[a-z_]+)",\s*"([^"]+)"', "\n".join(c.source for c in nb.cells if c.cell_type == "code"))
+    for notebook, section in calls:
+        assert notebook == path.stem and section in _headings(nb), (notebook, section)
+
+
+def test_the_report_derives_claims_from_sections_that_exist():
+    from distilrank import report
+
+    for stem, section in (("06_latency", report.LATENCY_SECTION), ("09_online_simulation", report.ONLINE_SECTION)):
+        assert section in _headings(nbformat.read(ROOT / "notebooks" / f"{stem}.ipynb", as_version=4)), (stem, section)
+
+
 def _make(*args: str, outputs: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.run(["make", "-C", str(ROOT), *args, "PROFILE=smoke", f"OUTPUTS={outputs}",
@@ -56,6 +91,10 @@ def test_smoke_chain_runs_every_notebook(tmp_path):
         errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
         assert not errors, f"{src.name}: {errors[0]}"
         assert all(c.get("execution_count") for c in nb.cells if c.cell_type == "code"), f"{src.name} not fully executed"
+        # clean executed copies: no library load reports, no Trainer HTML tables, one line per progress loop
+        text = json.dumps(nb)
+        assert "LOAD REPORT" not in text and "<progress" not in text, src.name
+        assert progress.redraws(nb) == 0, src.name
     assert not list(out.glob("*.partial.ipynb"))
     rows = load_results(out / "results.json")
     bm25 = {r.metric: r for r in rows if r.system == "bm25" and not r.metric.startswith("sim_")}  # 09 adds simulated rows
@@ -140,10 +179,16 @@ def test_smoke_chain_runs_every_notebook(tmp_path):
         images = sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
         page = (out / "report" / f"{src.stem}.html").read_text()
         assert page.count("data:image/png;base64") >= images > 0, src.name
-    index = (out / "report" / "index.html").read_text()
-    assert all(f'href="{src.stem}.html"' in index for src in NOTEBOOKS)
+    index = pagecheck.parse_page(out / "report" / "index.html")
+    assert {f"{src.stem}.html" for src in NOTEBOOKS} <= set(index.links)
     md = (out / "results.md").read_text()
-    assert "| bert6-hybrid |" in md and "latency_ms@4" in md and "Wall time per notebook" in md
+    assert "| bert6-hybrid | student |" in md and "ms per batch of 4" in md and "## What was run" in md and "## Claims" in md
+    claims = results.load_claims(out / "claims.json")
+    assert {"07_rank_distillm", "08_curriculum"} <= {c.notebook for c in claims}, "each notebook's claims reach the front page"
+    assert (out / "report" / "quality_latency.png").is_file()
+    assert pagecheck.static_problems(out / "report") == []
+    if pagecheck.chromium():  # .ci/run installs Chromium; test_report.py says so when it is missing
+        assert pagecheck.browser_problems(out / "report", pagecheck.chromium()) == []
     # a second run finds every stage up to date
     again = _make("-q", *[str(out / p.name) for p in NOTEBOOKS], outputs=tmp_path)
     assert again.returncode == 0, "make considers a stage out of date right after running it"

@@ -52,3 +52,30 @@ def test_results_table_pivots(tmp_path):
     path = tmp_path / "r.json"
     rows = results.record("p", [{"system": "a", "metric": "pnr", "value": 1.0}, {"system": "b", "metric": "pnr", "value": 2.0}], path)
     assert results.results_table(rows).loc["b", "pnr"] == 2.0
+
+
+def test_record_claims_reads_a_claims_table_and_replaces_its_section(tmp_path):
+    import pandas as pd
+
+    path = tmp_path / "claims.json"
+    table = pd.DataFrame({"Δ ndcg@5": [0.05, -0.02], "Δ 95% CI (unadjusted)": ["[+0.010, +0.090]", "[-0.050, +0.010]"],
+                          "p": [0.01, 0.2], "queries": [75, 75], "p (BH)": [0.02, 0.2], "verdict": ["holds", "no significant difference"],
+                          "against the paper": ["consistent", "inconclusive"]}, index=pd.Index(["a beats b", "c beats d"], name="effect"))
+    rows = results.record_claims("p", table, "07_x", "5. The effects", path=path)
+    assert [(r.claim, r.delta, r.ci_low, r.ci_high, r.p_adjusted, r.n_queries, r.detail) for r in rows] == [
+        ("a beats b", 0.05, 0.01, 0.09, 0.02, 75, "consistent"), ("c beats d", -0.02, -0.05, 0.01, 0.2, 75, "inconclusive")]
+    other = pd.DataFrame({"Δ": [0.1], "p": [float("nan")], "verdict": ["no significant difference"], "metric": ["pair_accuracy"]},
+                         index=["e beats f"])
+    results.record_claims("p", other, "08_y", "3. Tests", path=path)
+    results.record_claims("p", table.iloc[:1], "07_x", "5. The effects", path=path)  # a re-run replaces its section's rows
+    stored = results.load_claims(path)
+    assert [(c.notebook, c.claim, c.metric) for c in stored] == [("08_y", "e beats f", "pair_accuracy"), ("07_x", "a beats b", "ndcg@5")]
+    assert stored[0].p is None and stored[0].ci_low is None  # nan p (no difference at all) is null
+
+
+def test_record_claims_needs_a_verdict(tmp_path):
+    import pandas as pd
+
+    with pytest.raises(KeyError):
+        results.record_claims("p", pd.DataFrame({"Δ": [0.1], "p": [0.5]}, index=["x"]), "01", "s", path=tmp_path / "c.json")
+    assert not (tmp_path / "c.json").exists()

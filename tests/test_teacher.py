@@ -49,3 +49,18 @@ def test_no_cpt_variant_is_a_pretrained_decoder_when_one_exists():
     assert teacher.no_cpt_variant(["minilm", "scratch"], "scratch") == ("minilm", "teacher-no-cpt")
     assert teacher.no_cpt_variant(["hub"], "hub") == ("hub", "teacher-no-cpt")
     assert teacher.no_cpt_variant(["scratch"], "scratch") == ("scratch", "teacher-random-init")
+
+
+def test_write_choice_keeps_the_best_likelihood_ranker(tmp_path):
+    import json
+
+    import pandas as pd
+
+    table = pd.DataFrame({"variant": ["minilm", "scratch"], "dev ppl/word after": [900.0, 300.0],
+                          "dev ndcg@5 (likelihood) after": [0.41234, 0.3]}).set_index("variant")
+    choice = teacher.write_choice(table, tmp_path)
+    assert choice == {"variant": "minilm", "criterion": "dev NDCG@5 of the likelihood ranker after CPT",
+                      "values": {"minilm": 0.4123, "scratch": 0.3}}
+    assert teacher.read_choice(tmp_path) == choice
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert [r["variant"] for r in summary] == ["minilm", "scratch"] and summary[1]["dev ppl/word after"] == 300.0

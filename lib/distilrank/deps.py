@@ -12,7 +12,8 @@ The first prints, for every notebook, `$(OUT)/NN_name.ipynb: ...` with
   (`importlib.import_module(name)`) are not seen;
 - the profile sections it reads, as `$(OUT)/.params/<section>.yaml`: every `cfg.<section>` in its
   cells, and the sections a lib function reads from a `cfg` parameter when the notebook passes it
-  the whole profile (`start_run(cfg)`); a profile passed anywhere else means every section;
+  the whole profile (`start_run(cfg)`, `notebook.setup(cfg)`: followed through the functions they
+  hand it on to); a profile passed anywhere else means every section;
 - the executed notebooks of the stages whose artifacts it reads: its metadata's
   `distilrank.reads` (notebook stems), or the notebook before it when it names none.
 
@@ -192,14 +193,20 @@ def profile_reads(tree: ast.AST, readers: dict[str, set[str] | None], name: str 
 
 def profile_readers(lib: Path, package: str = PACKAGE) -> dict[str, set[str] | None]:
     """Function name -> the sections it reads from its `cfg` parameter, for every function of the
-    package that takes one (by that name); a name defined twice is read as `ALL`."""
-    readers: dict[str, set[str] | None] = {}
+    package that takes one (by that name), followed through the functions it hands `cfg` on to
+    (`notebook.setup(cfg)` reads what `start_run(cfg)` reads); a name defined twice is read as `ALL`."""
+    bodies: dict[str, list[ast.Module]] = {}
     for path in sorted((lib / package).rglob("*.py")):
         tree = parse_source(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree) if tree is not None else ():
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and PROFILE in {a.arg for a in node.args.args + node.args.kwonlyargs}:
-                reads = profile_reads(ast.Module(body=node.body, type_ignores=[]), {})
-                readers[node.name] = ALL if node.name in readers else reads
+                bodies.setdefault(node.name, []).append(ast.Module(body=node.body, type_ignores=[]))
+    readers: dict[str, set[str] | None] = {}
+    for _ in range(len(bodies) + 1):  # to a fixed point: each pass resolves one more level of hand-offs
+        new = {name: ALL if len(b) > 1 else profile_reads(b[0], readers) for name, b in bodies.items()}
+        if new == readers:
+            break
+        readers = new
     return readers
 
 

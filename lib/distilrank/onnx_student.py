@@ -15,6 +15,10 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -25,6 +29,23 @@ from transformers import AutoConfig, AutoTokenizer
 from distilrank.paths import atomic_dir
 
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+@contextmanager
+def quiet_tools() -> Iterator[None]:
+    """The exporter's and the quantiser's known-harmless chatter off (torchvision ops it skips,
+    dynamo deprecations, shared dynamic axes, onnxruntime's pre-processing hint); errors still raise."""
+    loggers = [logging.getLogger(name) for name in ("", "torch.onnx", "torch.export", "torch._dynamo", "onnxruntime")]
+    levels = [lg.level for lg in loggers]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for lg in loggers:
+            lg.setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            for lg, level in zip(loggers, levels, strict=True):
+                lg.setLevel(level)
 
 
 class _Logits(torch.nn.Module):
@@ -48,9 +69,10 @@ def export_onnx(model: torch.nn.Module, tokenizer, path: str | Path, max_len: in
     args = tuple(sample[k] for k in INPUTS)
     batch, seq = torch.export.Dim("batch"), torch.export.Dim("sequence")
     with atomic_dir(path) as tmp:
-        torch.onnx.export(_Logits(model).eval(), args, str(tmp / "model.onnx"), input_names=list(INPUTS), output_names=["logits"],
-                          dynamic_shapes={k: {0: batch, 1: seq} for k in INPUTS}, dynamo=True, external_data=False,
-                          verbose=False)
+        with quiet_tools():
+            torch.onnx.export(_Logits(model).eval(), args, str(tmp / "model.onnx"), input_names=list(INPUTS), output_names=["logits"],
+                              dynamic_shapes={k: {0: batch, 1: seq} for k in INPUTS}, dynamo=True, external_data=False,
+                              verbose=False)
         model.config.save_pretrained(str(tmp))
         tokenizer.model_max_length = max_len
         tokenizer.save_pretrained(str(tmp))
@@ -69,8 +91,9 @@ def quantize_int8(src: str | Path, dst: str | Path) -> Path:
 
     src, dst = Path(src), Path(dst)
     with atomic_dir(dst) as tmp:
-        quantize_dynamic(str(src / "model.onnx"), str(tmp / "model.onnx"), weight_type=QuantType.QInt8,
-                         op_types_to_quantize=["MatMul"], per_channel=True)
+        with quiet_tools():
+            quantize_dynamic(str(src / "model.onnx"), str(tmp / "model.onnx"), weight_type=QuantType.QInt8,
+                             op_types_to_quantize=["MatMul"], per_channel=True)
         for f in src.iterdir():
             if f.name not in ("model.onnx", "onnx.json") and f.is_file():
                 (tmp / f.name).write_bytes(f.read_bytes())

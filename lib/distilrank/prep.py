@@ -150,6 +150,18 @@ def eval_candidates(
     return rows
 
 
+def list_coverage(cand: pd.DataFrame, qrels: dict[str, dict[str, int]], split: dict[str, list[str]]) -> pd.DataFrame:
+    """Per split of `cand` (candidate rows with `split`, `query_id`, `doc_id`, `gain`): queries,
+    candidates, relevant documents in the lists, relevant judged documents, and the share of the
+    latter the lists hold (the re-ranking ceiling in recall terms)."""
+    judged = {s: sum(g > 0 for q in split[s] for g in qrels[q].values()) for s in cand["split"].unique()}
+    table = cand.groupby("split").agg(queries=("query_id", "nunique"), candidates=("doc_id", "size"),
+                                      relevant_in_lists=("gain", lambda g: int((g > 0).sum())))
+    table["relevant_judged"] = pd.Series(judged)
+    table["share_in_lists"] = (table.relevant_in_lists / table.relevant_judged).round(3)
+    return table
+
+
 def qrels_rows(col: Collection, split: dict[str, list[str]]) -> list[dict[str, Any]]:
     """Every judgment of the split's queries: query_id, doc_id, gain, split."""
     return [{"query_id": q, "doc_id": d, "gain": int(g), "split": name}
@@ -168,12 +180,14 @@ def save_prepared(tables: dict[str, Any], path: str | Path) -> None:
         raise ValueError(f"refusing to save empty tables: {empty}")
     dd = DatasetDict({name: Dataset(rows) if isinstance(rows, pa.Table) else Dataset.from_pandas(pd.DataFrame(rows), preserve_index=False)
                       for name, rows in tables.items()})
+    was_disabled = datasets.is_progress_bar_enabled() is False
     datasets.disable_progress_bars()  # a bar per small table is noise in an executed notebook
     try:
         with atomic_dir(path) as tmp:
             dd.save_to_disk(str(tmp))
     finally:
-        datasets.enable_progress_bars()
+        if not was_disabled:
+            datasets.enable_progress_bars()
 
 
 def load_prepared(path: str | Path):

@@ -173,7 +173,7 @@ def score_pairs(model: nn.Module, sequences: Sequence[Sequence[int]], pad_id: in
     order = np.argsort([len(s) for s in sequences], kind="stable")
     scores = np.empty(len(sequences), dtype=np.float32)
     with torch.inference_mode(), autocast(precision, device):
-        for start in tqdm(range(0, len(order), batch_size), desc=desc, unit="batch", mininterval=5):
+        for start in tqdm(range(0, len(order), batch_size), desc=desc, unit="batch", mininterval=5, leave=None):  # leave=None: a bar nested in training clears itself
             idx = order[start : start + batch_size]
             batch = pad_batch([sequences[i] for i in idx], pad_id, segment_after)
             scores[idx] = model(**{k: v.to(device) for k, v in batch.items()}).logits.squeeze(-1).float().cpu().numpy()

@@ -3,6 +3,9 @@
 The file is a JSON list of rows `{system, metric, value, ci_low, ci_high, n_queries, profile,
 commit}`. `record` replaces an earlier row of the same (system, metric, profile), writes the file
 atomically under a lock, and stamps the git commit the numbers came from.
+
+Its companion `claims.json` holds the claims notebooks test (`record_claims`: one row per claim with
+Δ, p, the verdict and the notebook section that shows it), which the report's front page lists.
 """
 
 from __future__ import annotations
@@ -88,6 +91,89 @@ def record(profile: str, rows: list[dict], path: str | Path | None = None) -> li
         fcntl.flock(lock, fcntl.LOCK_EX)
         keys = {(r.system, r.metric, r.profile) for r in new}
         kept = [r for r in load_results(path) if (r.system, r.metric, r.profile) not in keys]
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps([r.model_dump() for r in kept + new], indent=1, allow_nan=False) + "\n")
+    return new
+
+
+class ClaimRow(BaseModel):
+    """One tested claim, as its notebook's table states it."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    notebook: str  # the executed notebook's stem, e.g. 04_distillation
+    section: str  # the heading text of the section that shows the test
+    claim: str
+    metric: str
+    delta: float | None = None  # claimed-better minus other
+    ci_low: float | None = None  # of delta, when the notebook computed one
+    ci_high: float | None = None
+    p: float | None = None
+    p_adjusted: float | None = None  # within the notebook's family (Benjamini-Hochberg), when it adjusts
+    verdict: str
+    detail: str | None = None  # e.g. how the verdict reads against the paper
+    n_queries: int | None = None
+    profile: str
+    commit: str
+
+    @field_validator("delta", "ci_low", "ci_high", "p", "p_adjusted", mode="before")
+    @classmethod
+    def _undefined_is_none(cls, v: float | None) -> float | None:
+        return None if v is None or (isinstance(v, float) and not math.isfinite(v)) else float(v)
+
+
+def _first(row: pd.Series, *names: str, startswith: str | None = None):
+    for name in names:
+        if name in row.index and not pd.isna(row[name]):
+            return row[name]
+    if startswith is not None:
+        for name in row.index:
+            if str(name).startswith(startswith) and not pd.isna(row[name]):
+                return row[name]
+    return None
+
+
+def claim_rows(table: pd.DataFrame, notebook: str, section: str, metric: str = "ndcg@5") -> list[dict]:
+    """Rows for `record_claims` from a notebook's claims table (indexed by the claim; columns `Δ…`,
+    `p`, `verdict`, and where present `p (BH)`, `queries`, `against the paper`, a `[lo, hi]` column
+    named `Δ 95% CI…`, and a `metric` column that overrides `metric` per row)."""
+    rows = []
+    for claim, r in table.iterrows():
+        ci = _first(r, startswith="Δ 95% CI")
+        lo, hi = (float(x) for x in str(ci).strip("[]").split(",")) if isinstance(ci, str) else (None, None)
+        n = _first(r, "queries", "n_queries")
+        rows.append({"notebook": notebook, "section": section, "claim": str(claim), "metric": str(_first(r, "metric") or metric),
+                     "delta": _first(r, "Δ", startswith="Δ ndcg"), "ci_low": lo, "ci_high": hi, "p": _first(r, "p"),
+                     "p_adjusted": _first(r, "p (BH)", "p (BH-adjusted)"), "verdict": str(r["verdict"]),
+                     "detail": _first(r, "against the paper"), "n_queries": None if n is None else int(n)})
+    return rows
+
+
+def claims_path(profile: str) -> Path:
+    """`outputs/<profile>/claims.json`."""
+    return output_dir(profile) / "claims.json"
+
+
+def load_claims(path: str | Path) -> list[ClaimRow]:
+    """Read and validate a claims file (an empty list if it does not exist yet)."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    return [ClaimRow.model_validate(r) for r in json.loads(path.read_text())]
+
+
+def record_claims(profile: str, table: pd.DataFrame, notebook: str, section: str, metric: str = "ndcg@5",
+                  path: str | Path | None = None) -> list[ClaimRow]:
+    """Write a notebook section's claims table to `claims.json` (`claim_rows`), replacing that
+    section's earlier rows (so a re-run never leaves a claim it no longer tests), atomically under a
+    lock; returns the validated rows written."""
+    path = Path(path) if path is not None else claims_path(profile)
+    commit = git_commit()
+    new = [ClaimRow.model_validate({"profile": profile, "commit": commit, **r}) for r in claim_rows(table, notebook, section, metric)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(f".{path.name}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        kept = [r for r in load_claims(path) if not (r.notebook == notebook and r.section == section and r.profile == profile)]
         with atomic_path(path) as tmp:
             tmp.write_text(json.dumps([r.model_dump() for r in kept + new], indent=1, allow_nan=False) + "\n")
     return new

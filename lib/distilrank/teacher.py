@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import torch
 
 from distilrank import backbones, finetune
@@ -51,6 +52,22 @@ def save_lm(model: torch.nn.Module, tokenizer: Any, path: str | Path) -> None:
     with atomic_dir(path) as tmp:
         model.save_pretrained(str(tmp))
         tokenizer.save_pretrained(str(tmp))
+
+
+CHOICE_CRITERION = "dev ndcg@5 (likelihood) after"
+
+
+def write_choice(table: pd.DataFrame, cpt_root: str | Path) -> dict:
+    """Notebook 02's guess at the teacher's decoder: the variant of `table` (one row per variant,
+    `cpt.compare_variants`) whose likelihood ranker has the higher dev NDCG@5 after CPT, written to
+    `choice.json` with every variant's value; the whole table goes to `summary.json`. Returns the
+    choice."""
+    best = table[CHOICE_CRITERION].idxmax()
+    choice = {"variant": best, "criterion": "dev NDCG@5 of the likelihood ranker after CPT",
+              "values": table[CHOICE_CRITERION].round(4).to_dict()}
+    write_json(choice, Path(cpt_root) / "choice.json")
+    write_json(table.reset_index().to_dict(orient="records"), Path(cpt_root) / "summary.json")
+    return choice
 
 
 def read_choice(cpt_root: str | Path) -> dict:

@@ -22,6 +22,7 @@ from transformers import Trainer, TrainerCallback, TrainingArguments
 from distilrank import finetune, losses, metrics
 from distilrank.distill import pick_queries
 from distilrank.precision import trainer_flags
+from distilrank.progress import plain_progress
 from distilrank.rankers import (
     encode_frame,
     is_decoder,
@@ -174,6 +175,7 @@ def train_groups(model: torch.nn.Module, groups: Sequence[Group], loss_fn: Calla
     trainer = GroupTrainer(model=model, args=args, train_dataset=GroupDataset(groups),
                            data_collator=GroupCollator(pad_id, segment_after), loss_fn=loss_fn,
                            callbacks=[*([callback] if callback else []), *callbacks] or None)
+    plain_progress(trainer)
     trainer.train()
     return (callback.history if callback else []), trainer.state.global_step
 

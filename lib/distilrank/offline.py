@@ -1,0 +1,202 @@
+"""The offline report (notebook 05): every cached system on the same test lists, bootstrap
+intervals, a Benjamini-Hochberg-corrected family of paired tests, how the distilled students copy
+their teacher, and where the hybrid student loses most to it.
+
+Notebook 05's steps, one call each: `cached_systems` and `load_test_scores` (what the earlier
+notebooks left), `evaluate_systems` (per-query metrics and intervals), `significance_family`,
+`on_teacher_scale` and `fidelity_table` (the students against the teacher), `ndcg_gap` and
+`failure_cases` (the failure analysis); `plot_*` draw its figures and return them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from distilrank import metrics, rankers
+from distilrank.distill import LABELS_STUDENT, format_interval, normalise
+
+# the per-query measures of the significance family (pair accuracy: the per-query form of PNR)
+MEASURES = ("ndcg@5", "ndcg@10", "mrr@10", "pair_accuracy")
+
+# notebook 03's teacher without continued pre-training, under either name it has had
+ABLATIONS = ("teacher-no-cpt", "teacher-random-init")
+
+
+def cached_systems(scores_dir: Path, students: Sequence[str], cpt_variants: Iterable[str]) -> list[str]:
+    """The systems whose test scores earlier notebooks cached under `scores_dir`, in the report's
+    order: `dense-minilm` and its fusion with BM25, the teacher without CPT (`ABLATIONS`), the
+    teacher with CPT and one per CPT variant, `teacher-ensemble`, the labels-only student, the
+    distilled `students`, and the students fused with BM25 (notebook 04)."""
+    ablation = next((n for n in ABLATIONS if (Path(scores_dir) / n).is_dir()), None)
+    if ablation is None:
+        raise FileNotFoundError(f"no cached scores of {' or '.join(ABLATIONS)} in {scores_dir}: run notebook 03")
+    return ["dense-minilm", "bm25+dense-minilm", ablation, "teacher-cpt", *[f"teacher-cpt-{v}" for v in cpt_variants],
+            "teacher-ensemble", LABELS_STUDENT, *students,
+            *[f"{n}+bm25" for n in [LABELS_STUDENT, *students]]]
+
+
+def load_test_scores(test: pd.DataFrame, scores_dir: Path, names: Iterable[str]) -> dict[str, np.ndarray]:
+    """Test scores aligned to `test`'s rows: BM25's (a column of the lists), then each of `names`
+    from its cache (`rankers.load_scores`)."""
+    scores = {"bm25": test.bm25_score.to_numpy()}
+    scores.update({name: rankers.load_scores(Path(scores_dir) / name, "test", test) for name in names})
+    return scores
+
+
+def evaluate_systems(test: pd.DataFrame, qrels: pd.DataFrame, scores: Mapping[str, np.ndarray], systems: Sequence[str], *,
+                     n_resamples: int, seed: int) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
+    """Per-query metrics of every scored system and of the `random` and `oracle` references
+    (`seed`), and the bootstrap summary (`n_resamples`, `seed`) of each of `systems`, in that
+    order. Returns (per-query metrics, summaries), both by system."""
+    per = {"random": None, **{name: metrics.evaluate_candidates(test.assign(score=sc), qrels=qrels) for name, sc in scores.items()}}
+    per.update(metrics.evaluate_references(test, qrels, seed=seed))
+    summary = {name: metrics.summarise(per[name], n_resamples=n_resamples, seed=seed) for name in systems}
+    return per, summary
+
+
+def interval_table(summary: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Systems as rows, metrics as columns, each cell `value [ci_low, ci_high]` (`format_interval`)."""
+    return pd.DataFrame({name: {r.metric: format_interval(r.value, r.ci_low, r.ci_high) for r in s.itertuples()}
+                         for name, s in summary.items()}).T
+
+
+def plot_intervals(summary: Mapping[str, pd.DataFrame]) -> plt.Figure:
+    """One panel per metric: each system's value with its 95% interval, the first system on top (an
+    infinite value, the oracle's PNR, is not drawn)."""
+    plot = pd.concat([s.assign(system=name) for name, s in summary.items()])
+    fig, axes = plt.subplots(1, 4, figsize=(16, 3.8), sharey=True)
+    for ax, metric in zip(axes, metrics.METRICS, strict=True):
+        d = plot[plot.metric == metric].set_index("system").loc[list(summary)]
+        d = d.assign(value=d.value.where(np.isfinite(d.value)))  # the oracle's PNR is infinite: not drawn
+        ax.errorbar(d.value, range(len(d)), xerr=[d.value - d.ci_low, d.ci_high - d.value], fmt="o", capsize=3)
+        ax.set(title=f"test {metric}", yticks=range(len(d)), yticklabels=d.index)
+    axes[0].invert_yaxis()  # shared y axis: once, so that the first system is on top
+    fig.suptitle("every system on the test candidates (95% bootstrap CI)")
+    return fig
+
+
+def significance_family(per: Mapping[str, pd.DataFrame], systems: Iterable[str], references: Iterable[str],
+                        measures: Sequence[str] = MEASURES) -> pd.DataFrame:
+    """Every system of `systems` against each of `references` (itself, `random` and `oracle` left
+    out) on each of `measures`: the paired t-test's mean difference and p-value
+    (`metrics.paired_test`), the Benjamini-Hochberg-adjusted p-value over the whole family
+    (`metrics.adjust_pvalues`) and whether it is below 0.05. One row per test."""
+    systems = list(systems)
+    rows = []
+    for ref in references:
+        for name in systems:
+            if name in (ref, *metrics.REFERENCES):
+                continue
+            for m in measures:
+                t = metrics.paired_test(per[name], per[ref], m)
+                rows.append({"reference": ref, "system": name, "measure": m, "Δ (system - reference)": t["diff"], "p": t["p"]})
+    sig = pd.DataFrame(rows)
+    sig["p (BH-adjusted)"] = metrics.adjust_pvalues(sig.p)
+    sig["significant"] = sig["p (BH-adjusted)"] < 0.05
+    return sig
+
+
+def plot_significance(sig: pd.DataFrame, measures: Sequence[str] = MEASURES) -> plt.Figure:
+    """A heatmap of `significance_family`'s mean differences, one row per (system, reference) pair
+    and one column per measure, a star on the differences significant after the correction."""
+    measures = list(measures)
+    sig = sig.assign(pair=sig.system + " vs " + sig.reference)
+    heat = sig.pivot_table(index="pair", columns="measure", values="Δ (system - reference)", sort=False)
+    stars = sig.pivot_table(index="pair", columns="measure", values="significant", sort=False, aggfunc="first")
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(heat) + 1))
+    sns.heatmap(heat[measures], annot=np.where(stars[measures].to_numpy(dtype=bool), heat[measures].round(3).astype(str) + " *",
+                heat[measures].round(3).astype(str)), fmt="", cmap="RdBu", center=0, cbar_kws={"label": "mean Δ"}, ax=ax)
+    ax.set(title="system - reference, per measure (* = significant after BH correction)", xlabel="", ylabel="")
+    return fig
+
+
+def on_teacher_scale(test: pd.DataFrame, scores: Mapping[str, np.ndarray], teacher: str, students: Iterable[str], norm: dict) -> pd.DataFrame:
+    """`test` with a `teacher` column (the teacher's test scores through notebook 04's normaliser
+    `norm`, the scale the students were trained on) and one column of scores per student."""
+    return test.assign(teacher=normalise(test.assign(teacher_score=scores[teacher]), norm).to_numpy(),
+                       **{name: scores[name] for name in students})
+
+
+def plot_score_distributions(test: pd.DataFrame, margins: pd.DataFrame, students: Sequence[str], method: str) -> plt.Figure:
+    """Densities of the teacher's (normalised by `method`) and the students' test scores (left) and
+    of each student's per-pair margin error against the teacher's (`margins`:
+    `metrics.pair_margins` of `on_teacher_scale`'s frame; right)."""
+    dist = pd.concat([pd.DataFrame({"system": name, "score": test[name]}) for name in ["teacher", *students]])
+    fig, axes = plt.subplots(1, 2, figsize=(13, 3.8))
+    sns.kdeplot(dist, x="score", hue="system", common_norm=False, ax=axes[0])
+    axes[0].set(title=f"test scores: teacher ('{method}'-normalised) vs students")
+    err = pd.concat([pd.DataFrame({"student": name, "margin error": margins[name] - margins["teacher"]}) for name in students])
+    sns.kdeplot(err, x="margin error", hue="student", common_norm=False, ax=axes[1])
+    axes[1].axvline(0, c="grey", ls="--")
+    axes[1].set(title="per-pair margin: student - teacher (all pairs within a query)")
+    return fig
+
+
+def fidelity_table(test: pd.DataFrame, margins: pd.DataFrame, students: Iterable[str]) -> pd.DataFrame:
+    """How closely each student copies the teacher (columns of `on_teacher_scale`'s frame; margins
+    from `metrics.pair_margins`): Kendall's tau per query (mean, and the share above 0), Pearson r
+    over all candidates, point and margin MSE, the offset of the means and the ratio of the sds."""
+    fidelity = {}
+    for name in students:
+        tau = metrics.kendall_per_query(test, "teacher", name)
+        fidelity[name] = {"Kendall tau per query (mean)": tau.mean(), "queries with tau > 0": (tau > 0).mean(),
+                          "Pearson r": np.corrcoef(test.teacher, test[name])[0, 1],
+                          "point MSE": float(np.mean((test[name] - test.teacher) ** 2)),
+                          "margin MSE": float(np.mean((margins[name] - margins.teacher) ** 2)),
+                          "offset (mean s - t)": float((test[name] - test.teacher).mean()),
+                          "spread ratio (sd s / sd t)": float(test[name].std() / test.teacher.std())}
+    return pd.DataFrame(fidelity).T
+
+
+def plot_teacher_vs_student(test: pd.DataFrame, fidelity: pd.DataFrame, students: Sequence[str]) -> plt.Figure:
+    """One scatter per student of its test scores against the teacher's (judged relevant or not),
+    the diagonal drawn, its mean Kendall tau (`fidelity_table`) in the title."""
+    fig, axes = plt.subplots(1, len(students), figsize=(4.2 * len(students), 3.8), sharex=True)
+    for ax, name in zip(np.atleast_1d(axes), students, strict=True):
+        sns.scatterplot(test, x="teacher", y=name, hue=np.where(test.gain > 0, "judged relevant", "other"), s=10, alpha=0.5, ax=ax)
+        lim = [min(test.teacher.min(), test[name].min()), max(test.teacher.max(), test[name].max())]
+        ax.plot(lim, lim, c="grey", ls="--", lw=1)
+        ax.set(title=f"{name}: tau {fidelity.loc[name, 'Kendall tau per query (mean)']:.2f}", xlabel="teacher (normalised)", ylabel="student")
+    return fig
+
+
+def ndcg_gap(per_teacher: pd.DataFrame, per_student: pd.DataFrame) -> pd.Series:
+    """Per query: the teacher's NDCG@5 minus the student's (positive where the student loses)."""
+    return per_teacher.set_index("query_id")["ndcg@5"] - per_student.set_index("query_id")["ndcg@5"]
+
+
+class FailureCase(NamedTuple):
+    """One query of the failure analysis: a markdown header and both rankings' top documents."""
+
+    header: str
+    table: pd.DataFrame
+
+
+def failure_cases(test: pd.DataFrame, per_teacher: pd.DataFrame, per_student: pd.DataFrame, student: str, n: int,
+                  top_docs: int) -> list[FailureCase]:
+    """The `n` test queries where `student` loses most NDCG@5 to the teacher (`ndcg_gap`), each with
+    a header (the query, both NDCG@5 values, the drop, the judged relevant candidates) and the
+    teacher's and the student's top `top_docs` documents side by side (id · title, gain). `test` is
+    `on_teacher_scale`'s frame (columns `teacher` and `student`)."""
+    worst = ndcg_gap(per_teacher, per_student).sort_values(ascending=False).head(n)
+    cases = []
+    for qid, drop in worst.items():
+        q = test[test.query_id == qid]
+        header = (f"**Query {qid}**: *{q['query'].iloc[0]}*  \nNDCG@5 teacher "
+                  f"{per_teacher.set_index('query_id').loc[qid, 'ndcg@5']:.3f} → {student} "
+                  f"{per_student.set_index('query_id').loc[qid, 'ndcg@5']:.3f} (drop {drop:.3f}); "
+                  f"{int((q.gain > 0).sum())} judged relevant of {len(q)} candidates")
+        side = {}
+        for name, col in (("teacher", "teacher"), (student, student)):
+            top = q.sort_values(col, ascending=False).head(top_docs)
+            side[(name, "document")] = (top.doc_id + " · " + top.title.str.slice(0, 60)).to_list()
+            side[(name, "gain")] = top.gain.astype(int).to_list()
+        cases.append(FailureCase(header, pd.DataFrame(side, index=pd.RangeIndex(1, top_docs + 1, name="rank"))))
+    return cases

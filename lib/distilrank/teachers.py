@@ -1,0 +1,326 @@
+"""Notebook 03's set of systems: the ranking teachers, their references and the ensemble, trained,
+fused, evaluated and cached for the students.
+
+The notebook's loops live here, one call per cell: `teacher_groups` (what the teacher learns
+from), `score_dense` (the zero-shot `dense-minilm` on every list), `train_variants` /
+`pick_teacher` / `save_teacher` (a ranking head on every CPT'd decoder, the best one kept as
+`teacher-cpt`), `train_ablation` and `train_labels_student` (the teacher without CPT and
+`bert6-labels`), `fit_ensembles` (`teacher-ensemble` and `bm25+dense-minilm`), `evaluate_systems`
+/ `record_test_rows` / `claims` (every system on dev and test, the results rows, the tested
+claims) and `save_transfer` (the transfer set notebook 04 distils from). The `plot_*` functions
+draw its figures and return them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from transformers import AutoTokenizer
+
+from distilrank import backbones, dense, distill, fusion, metrics, prep, rankers, results, teacher, training
+from distilrank.runtime import set_seed
+from distilrank.training import TrainedSystem
+
+SPLITS = ("dev", "test", "train")  # the lists every system and fusion has scores for
+
+
+def teacher_groups(frames: Mapping[str, pd.DataFrame], n_pseudo: int, seed: int) -> pd.DataFrame:
+    """The teacher's training groups: the training queries' groups plus those of `n_pseudo` seeded
+    title pseudo-queries (`distill.pick_queries`; none when notebook 01 made no pseudo-queries)."""
+    pseudo = frames.get("pseudo_groups")
+    picked = [] if pseudo is None else distill.pick_queries(pseudo.query_id, n_pseudo, seed)
+    return pd.concat([frames["train_groups"], pseudo[pseudo.query_id.isin(picked)] if picked else None], ignore_index=True)
+
+
+def group_summary(label_groups: pd.DataFrame, teacher_groups: pd.DataFrame) -> pd.DataFrame:
+    """Queries, (query, document) pairs and title pseudo-queries the labels-only student and the
+    teacher learn from."""
+    return pd.DataFrame({
+        "queries": [label_groups.query_id.nunique(), teacher_groups.query_id.nunique()],
+        "pairs (query, document)": [len(label_groups), len(teacher_groups)],
+        "of which title pseudo-queries": [0, teacher_groups.query_id.str.startswith("t").sum()],
+    }, index=["labels-only student", "teacher"])
+
+
+def score_dense(frames: Mapping[str, pd.DataFrame], cfg: Any, out: Path, *, device: str, precision: str) -> dict[str, pd.DataFrame]:
+    """`dense-minilm` on the dev, test and training lists and the pseudo-query groups: each list
+    with a `dense_score` column (each distinct text embedded once, `dense.score_frames`). The
+    document embeddings are kept for notebook 07's dense search (`dense/documents.arrow`), the dev,
+    test and train scores under `scores/dense-minilm`."""
+    lists = {"dev": frames["dev_candidates"], "test": frames["test_candidates"], "train": frames["train_candidates"]}
+    if frames.get("pseudo_groups") is not None:
+        lists["pseudo"] = frames["pseudo_groups"]
+    encoder = dense.load_encoder(backbones.model_path(cfg.models.dense), device)
+    dense_scores = dense.score_frames(encoder, lists, cfg.teacher.batch_size, precision, device,
+                                      save_docs_to=out / "dense" / "documents.arrow")
+    lists = {split: df.assign(dense_score=dense_scores[split]) for split, df in lists.items()}
+    rankers.save_scores({s: lists[s].assign(score=lists[s].dense_score) for s in SPLITS}, out / "scores" / "dense-minilm")
+    return lists
+
+
+def list_sizes(lists: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Queries and (query, document) pairs of each list."""
+    return pd.DataFrame({split: {"queries": df.query_id.nunique(), "pairs": len(df)} for split, df in lists.items()}).T
+
+
+def train_variants(cfg: Any, groups: pd.DataFrame, eval_frames: dict[str, pd.DataFrame], out: Path, *,
+                   qrels: pd.DataFrame, device: str, precision: str) -> dict[str, TrainedSystem]:
+    """`teacher-cpt-<variant>` for every CPT variant: the ranking head on the decoder notebook 02
+    saved after CPT (`cpt/<variant>/cpt`), seeded, trained on `groups` at the variant's learning
+    rate, scoring `eval_frames`; scores and learning curves go under `scores/teacher-cpt-<variant>`."""
+    systems = {}
+    for variant in cfg.cpt.variants:
+        set_seed(cfg.seed)
+        start = out / "cpt" / variant / "cpt"
+        systems[f"teacher-cpt-{variant}"] = training.train_system(
+            teacher.load_scorer(start, cfg.llm), AutoTokenizer.from_pretrained(str(start)), groups,
+            cfg.teacher.for_variant(variant), eval_frames, seed=cfg.seed, device=device, work_dir=str(out / "trainer"),
+            scores_to=out / "scores" / f"teacher-cpt-{variant}", qrels=qrels, precision=precision)
+    return systems
+
+
+def dev_ndcg5(systems: Mapping[str, TrainedSystem], dev: pd.DataFrame, qrels: pd.DataFrame) -> dict[str, float]:
+    """Each system's dev NDCG@5, from the dev scores it already computed."""
+    return {name: metrics.aggregate(metrics.evaluate_candidates(dev.assign(score=s.scores["dev"]), qrels=qrels), "ndcg@5")
+            for name, s in systems.items()}
+
+
+def pick_teacher(systems: Mapping[str, TrainedSystem], dev: pd.DataFrame, qrels: pd.DataFrame) -> tuple[str, dict[str, float]]:
+    """The system with the higher dev NDCG@5 (the first on a tie), and every system's value."""
+    values = dev_ndcg5(systems, dev, qrels)
+    return max(values, key=values.get), values
+
+
+def save_teacher(system: TrainedSystem, frames: dict[str, pd.DataFrame], cfg: Any, out: Path, *, device: str,
+                 precision: str) -> TrainedSystem:
+    """`teacher-cpt`: `system` with its scores on the training queries' lists (`frames["train"]`,
+    for the ensemble fit) added, saved under `teachers/teacher-cpt` with its scores on every frame
+    under `scores/teacher-cpt`."""
+    train = rankers.score_candidates(system.model, system.tokenizer, frames["train"], cfg.teacher.max_len,
+                                     cfg.teacher.batch_size, device, desc="train lists", precision=precision)
+    crowned = dataclasses.replace(system, scores={**system.scores, "train": train})
+    rankers.save_ranker(crowned.model, crowned.tokenizer, out / "teachers" / "teacher-cpt")
+    rankers.save_scores({k: df.assign(score=crowned.scores[k]) for k, df in frames.items()}, out / "scores" / "teacher-cpt")
+    return crowned
+
+
+def train_ablation(variant: str, name: str, cfg: Any, groups: pd.DataFrame, eval_frames: dict[str, pd.DataFrame], out: Path, *,
+                   qrels: pd.DataFrame, device: str, precision: str) -> TrainedSystem:
+    """The CPT ablation `name` (`teacher.no_cpt_variant`): the same head, groups, seed and learning
+    rate on the `variant` decoder before CPT (`cpt/<variant>/init`), saved under `teachers/<name>`."""
+    set_seed(cfg.seed)
+    start = out / "cpt" / variant / "init"
+    return training.train_system(
+        teacher.load_scorer(start, cfg.llm), AutoTokenizer.from_pretrained(str(start)), groups,
+        cfg.teacher.for_variant(variant), eval_frames, seed=cfg.seed, device=device, work_dir=str(out / "trainer"),
+        save_to=out / "teachers" / name, scores_to=out / "scores" / name, qrels=qrels, precision=precision)
+
+
+def train_labels_student(cfg: Any, groups: pd.DataFrame, eval_frames: dict[str, pd.DataFrame], train_lists: pd.DataFrame,
+                         out: Path, *, qrels: pd.DataFrame, device: str, precision: str) -> TrainedSystem:
+    """`bert6-labels`: the pretrained MiniLM-L6 with a fresh one-output head, seeded, trained on the
+    judged training groups alone; it scores `eval_frames` and the training queries' BM25 lists
+    (`distill.fusion_lists`, for notebook 04's fusions) and is saved under `students/bert6-labels`."""
+    student_start = backbones.model_path(cfg.models.students["bert6"])
+    set_seed(cfg.seed)
+    return training.train_system(
+        rankers.cross_encoder(student_start), AutoTokenizer.from_pretrained(student_start), groups, cfg.labels_student,
+        {**eval_frames, "train": distill.fusion_lists(train_lists, None, cfg.seed)}, seed=cfg.seed, device=device,
+        work_dir=str(out / "trainer"), save_to=out / "students" / "bert6-labels", scores_to=out / "scores" / "bert6-labels",
+        qrels=qrels, precision=precision)
+
+
+def learning_curves(systems: Mapping[str, TrainedSystem], skip: tuple[str, ...] = ("teacher-cpt",)) -> pd.DataFrame:
+    """Every system's learning curve as tidy rows (system, step, dev metrics), without `skip`
+    (`teacher-cpt` is one of the `teacher-cpt-<variant>` curves under a second name)."""
+    return pd.DataFrame([{"system": name, **h} for name, s in systems.items() if name not in skip for h in s.history])
+
+
+def cost_table(systems: Mapping[str, TrainedSystem]) -> pd.DataFrame:
+    """Parameters and training / total minutes of each system."""
+    return pd.DataFrame({name: {"parameters": backbones.n_parameters(s.model), **s.timing} for name, s in systems.items()}).T
+
+
+@dataclass
+class Ensembles:
+    """The fusions of notebook 03: every list with `teacher_score`, `ensemble_score` and
+    `no_llm_score` columns, the fitted weights of `teacher-ensemble` and `bm25+dense-minilm`, and
+    their scores per split (`scores[name][split]`)."""
+
+    lists: dict[str, pd.DataFrame]
+    weights: dict[str, float]
+    weights_no_llm: dict[str, float]
+    scores: dict[str, dict[str, np.ndarray]]
+
+
+FUSIONS = (("teacher-ensemble", "ensemble_score"), ("bm25+dense-minilm", "no_llm_score"))
+
+
+def fit_ensembles(lists: Mapping[str, pd.DataFrame], llm: TrainedSystem, cfg: Any, out: Path, *, device: str,
+                  precision: str) -> Ensembles:
+    """The LLM teacher `llm` scores the pseudo-query groups (seeded); with its dev, test and train
+    scores, `fusion.fit_weights` fits `teacher-ensemble` (BM25, dense-minilm, the LLM) and
+    `bm25+dense-minilm` on the training queries' BM25 rows only, and both fuse every list. Their
+    scores go under `scores/<name>`, the weights to `teachers/ensemble.json`."""
+    lists = dict(lists)
+    set_seed(cfg.seed)
+    if "pseudo" in lists:
+        lists["pseudo"] = lists["pseudo"].assign(teacher_score=rankers.score_candidates(
+            llm.model, llm.tokenizer, lists["pseudo"], cfg.teacher.max_len,
+            cfg.teacher.batch_size, device, desc="transfer pseudo", precision=precision))
+    for split in SPLITS:
+        lists[split] = lists[split].assign(teacher_score=llm.scores[split])
+    fit_rows = lists["train"][lists["train"].source == "bm25"]
+    weights = fusion.fit_weights(fit_rows, ["bm25_score", "dense_score", "teacher_score"])
+    weights_no_llm = fusion.fit_weights(fit_rows, ["bm25_score", "dense_score"])
+    lists = {split: df.assign(ensemble_score=fusion.fuse(df, weights), no_llm_score=fusion.fuse(df, weights_no_llm))
+             for split, df in lists.items()}
+    scores = {}
+    for name, col in FUSIONS:
+        scores[name] = {split: lists[split][col].to_numpy() for split in SPLITS}
+        rankers.save_scores({s: lists[s].assign(score=lists[s][col]) for s in SPLITS}, out / "scores" / name)
+    teacher.write_json({"teacher-ensemble": weights, "bm25+dense-minilm": weights_no_llm, "fitted on": "training queries, BM25 top-k rows",
+                        "method": "pairwise logistic regression on per-query z-scores"}, out / "teachers" / "ensemble.json")
+    return Ensembles(lists, weights, weights_no_llm, scores)
+
+
+def weight_table(ensembles: Ensembles) -> pd.DataFrame:
+    """The fitted weight of each ranker in both fusions (0 where a fusion leaves it out)."""
+    return pd.DataFrame({"teacher-ensemble": ensembles.weights, "bm25+dense-minilm": ensembles.weights_no_llm}).rename(
+        index={"bm25_score": "bm25", "dense_score": "dense-minilm", "teacher_score": "LLM teacher (teacher-cpt)"}).fillna(0)
+
+
+@dataclass
+class Evaluation:
+    """Every system on dev and test: per-query metrics keyed by (system, split), the systems in
+    table order, and the table (PNR, NDCG@5, NDCG@10, and on test the paired p-values against BM25)."""
+
+    per: dict[tuple[str, str], pd.DataFrame]
+    order: list[str]
+    table: pd.DataFrame
+
+
+def system_order(scores: Mapping[str, Any]) -> list[str]:
+    """The table's order: random, BM25, dense-minilm, the fusion without the LLM, the LLM teachers
+    (as trained), the ensemble, the labels-only student, oracle."""
+    return ["random", "bm25", "dense-minilm", "bm25+dense-minilm",
+            *[n for n in scores if n.startswith("teacher-") and n != "teacher-ensemble"],
+            "teacher-ensemble", "bert6-labels", "oracle"]
+
+
+def evaluate_systems(splits: Mapping[str, pd.DataFrame], scores: Mapping[str, Mapping[str, np.ndarray]], qrels: pd.DataFrame,
+                     seed: int) -> Evaluation:
+    """Per-query metrics of the references (`random`, `oracle`), BM25, dense-minilm and every
+    system of `scores` on each split, and their table, with a paired t-test against BM25 over test
+    queries (NDCG@5; pair accuracy for PNR) for every test row but BM25's and the oracle's."""
+    per = {}
+    for split, df in splits.items():
+        refs = metrics.evaluate_references(df, qrels, seed=seed)
+        per[("random", split)], per[("oracle", split)] = refs["random"], refs["oracle"]
+        per[("bm25", split)] = metrics.evaluate_candidates(df, score="bm25_score", qrels=qrels)
+        per[("dense-minilm", split)] = metrics.evaluate_candidates(df, score="dense_score", qrels=qrels)
+        for name, sc in scores.items():
+            per[(name, split)] = metrics.evaluate_candidates(df.assign(score=sc[split]), qrels=qrels)
+    rows = []
+    for (name, split), pq in per.items():
+        row = {"system": name, "split": split, **{m: metrics.aggregate(pq, m) for m in ("pnr", "ndcg@5", "ndcg@10")}}
+        if split == "test" and name not in ("bm25", "oracle"):
+            row["p vs bm25 (ndcg@5)"] = metrics.paired_test(pq, per[("bm25", "test")], "ndcg@5")["p"]
+            row["p vs bm25 (pnr)"] = metrics.paired_test(pq, per[("bm25", "test")], "pair_accuracy")["p"]
+        rows.append(row)
+    order = system_order(scores)
+    table = pd.DataFrame(rows).set_index(["split", "system"]).reindex([(s, n) for s in splits for n in order])
+    return Evaluation(per, order, table)
+
+
+def record_test_rows(evaluation: Evaluation, profile: str, seed: int) -> None:
+    """Every system's test metrics with 95% bootstrap intervals to `results.json`, in table order
+    (BM25's rows belong to notebook 01)."""
+    for name in evaluation.order:
+        if name != "bm25":
+            results.record(profile, results.summary_rows(name, metrics.summarise(evaluation.per[(name, "test")], seed=seed)))
+
+
+def shown_table(table: pd.DataFrame) -> pd.DataFrame:
+    """`table` as the notebook shows it: metrics to 4 decimals, p-values in scientific notation
+    (blank where no test was run)."""
+    p_cols = [c for c in table.columns if c.startswith("p vs")]
+    return table.round(4).astype(object).assign(**{c: table[c].map(lambda p: "" if pd.isna(p) else f"{p:.1e}") for c in p_cols})
+
+
+def plot_systems(evaluation: Evaluation, seed: int) -> plt.Figure:
+    """Test NDCG@5 and PNR of every system but `teacher-cpt` (shown under its variant's name), with
+    95% bootstrap intervals; the oracle's infinite PNR has no bar."""
+    shown = [n for n in evaluation.order if n != "teacher-cpt"]
+    plot = pd.concat([metrics.summarise(evaluation.per[(n, "test")], seed=seed).assign(system=n) for n in shown])
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+    for ax, metric in zip(axes, ["ndcg@5", "pnr"], strict=True):
+        d = plot[(plot.metric == metric) & np.isfinite(plot.value)].reset_index(drop=True)
+        ax.bar(d.system, d.value, color=sns.color_palette(n_colors=len(d)))
+        ax.errorbar(d.system, d.value, yerr=[d.value - d.ci_low, d.ci_high - d.value], fmt="none", c="k", capsize=4)
+        ax.set(title=f"test {metric} (95% bootstrap CI)" + ("; oracle: infinite" if metric == "pnr" else ""))
+        ax.tick_params(axis="x", rotation=35)
+        plt.setp(ax.get_xticklabels(), ha="right")
+    return fig
+
+
+def plot_learning_curves(curves: pd.DataFrame, evaluation: Evaluation) -> plt.Figure:
+    """Dev NDCG@5 by training step of every trained system, against BM25 (dashed) and random
+    (dotted) on dev."""
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    sns.lineplot(curves, x="step", y="dev ndcg@5", hue="system", marker="o", ax=ax)
+    ax.axhline(metrics.aggregate(evaluation.per[("bm25", "dev")], "ndcg@5"), ls="--", c="grey", label="bm25")
+    ax.axhline(metrics.aggregate(evaluation.per[("random", "dev")], "ndcg@5"), ls=":", c="grey", label="random")
+    ax.set(title="dev NDCG@5 during training")
+    ax.legend()
+    return fig
+
+
+def claims(per: Mapping[tuple[str, str], pd.DataFrame], ablation_variant: str, ablation: str) -> pd.DataFrame:
+    """The claims notebook 03 tests (paired t-tests over test queries on NDCG@5, `metrics.claim`):
+    the ensemble against BM25, the labels-only student and the fusion without the LLM; the LLM
+    teacher against random and BM25; CPT (`teacher-cpt-<ablation_variant>` against `ablation`);
+    dense-minilm against BM25."""
+    tq = {name: per[(name, "test")] for name, split in per if split == "test"}
+    return pd.DataFrame([
+        metrics.claim("teacher-ensemble beats bm25", tq["teacher-ensemble"], tq["bm25"]),
+        metrics.claim("teacher-ensemble beats bert6-labels", tq["teacher-ensemble"], tq["bert6-labels"]),
+        metrics.claim("the LLM adds to the fusion (teacher-ensemble beats bm25+dense-minilm)", tq["teacher-ensemble"], tq["bm25+dense-minilm"]),
+        metrics.claim("teacher-cpt (the LLM teacher) beats random", tq["teacher-cpt"], tq["random"]),
+        metrics.claim("teacher-cpt beats bm25", tq["teacher-cpt"], tq["bm25"]),
+        metrics.claim(f"CPT helps the teacher (teacher-cpt-{ablation_variant} beats {ablation})", tq[f"teacher-cpt-{ablation_variant}"], tq[ablation]),
+        metrics.claim("dense-minilm (zero-shot) beats bm25", tq["dense-minilm"], tq["bm25"]),
+    ]).set_index("claim")
+
+
+def save_transfer(lists: Mapping[str, pd.DataFrame], out: Path) -> dict[str, pd.DataFrame]:
+    """The transfer set: every list with its teacher, dense, BM25 and ensemble scores (the fusion
+    without the LLM left out), saved as one `DatasetDict` under `transfer/`; returns it."""
+    transfer = {split: df.drop(columns=["no_llm_score"]) for split, df in lists.items()}
+    prep.save_prepared({k: v.to_dict(orient="records") for k, v in transfer.items()}, out / "transfer")
+    return transfer
+
+
+def transfer_counts(transfer: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Queries, pairs scored and judged pairs of each transfer split."""
+    return pd.DataFrame({split: {"queries": df.query_id.nunique(), "pairs scored": len(df), "judged pairs": int((df.gain > 0).sum())}
+                         for split, df in transfer.items()}).T
+
+
+def plot_transfer_scores(train: pd.DataFrame) -> plt.Figure:
+    """Histograms of the LLM teacher's and the ensemble's scores on the training queries' lists,
+    judged relevant against unjudged pairs."""
+    tr = train.assign(label=lambda d: np.where(d.gain > 0, "judged relevant", "unjudged"))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.5))
+    for ax, col, title in zip(axes, ["teacher_score", "ensemble_score"], ["teacher-cpt (the LLM teacher)", "teacher-ensemble"], strict=True):
+        sns.histplot(tr, x=col, hue="label", bins=40, element="step", stat="density", common_norm=False, ax=ax)
+        ax.set(title=f"{title} on the training queries' lists")
+    return fig

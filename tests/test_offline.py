@@ -1,0 +1,101 @@
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+
+from distilrank import offline
+from distilrank.distill import fit_normaliser
+from distilrank.rankers import save_scores
+
+
+def _lists():
+    """Two test queries of three candidates each, with BM25 scores and titles."""
+    return pd.DataFrame({"query_id": list("aaabbb"), "doc_id": ["d1", "d2", "d3", "d4", "d5", "d6"], "gain": [2, 0, 1, 0, 0, 3],
+                         "bm25_score": [3.0, 2.0, 1.0, 3.0, 2.0, 1.0], "query": ["wing flutter"] * 3 + ["shock waves"] * 3,
+                         "title": [f"title {i}" for i in range(6)]})
+
+
+def test_cached_systems_name_the_ablation_present_and_keep_the_report_order(tmp_path):
+    with pytest.raises(FileNotFoundError, match="run notebook 03"):
+        offline.cached_systems(tmp_path, ["bert6-hybrid"], ["minilm"])
+    (tmp_path / "teacher-random-init").mkdir()
+    names = offline.cached_systems(tmp_path, ["bert6-point", "bert6-hybrid"], ["minilm", "scratch"])
+    assert names[:6] == ["dense-minilm", "bm25+dense-minilm", "teacher-random-init", "teacher-cpt", "teacher-cpt-minilm", "teacher-cpt-scratch"]
+    assert names[-3:] == ["bert6-labels+bm25", "bert6-point+bm25", "bert6-hybrid+bm25"]
+    (tmp_path / "teacher-no-cpt").mkdir()
+    assert offline.cached_systems(tmp_path, [], [])[2] == "teacher-no-cpt"
+
+
+def test_load_test_scores_aligns_each_cache_to_the_lists(tmp_path):
+    test = _lists()
+    save_scores({"test": test.assign(score=np.arange(6.0)).iloc[::-1]}, tmp_path / "s")  # cached in another order
+    scores = offline.load_test_scores(test, tmp_path, ["s"])
+    assert list(scores) == ["bm25", "s"] and scores["s"].tolist() == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+
+
+def test_evaluate_systems_brackets_with_the_references_and_formats_intervals():
+    test = _lists()
+    per, summary = offline.evaluate_systems(test, test, {"bm25": test.bm25_score.to_numpy()}, ["random", "bm25", "oracle"],
+                                            n_resamples=100, seed=0)
+    assert list(per) == ["random", "bm25", "oracle"] and list(summary) == ["random", "bm25", "oracle"]
+    assert per["oracle"]["ndcg@5"].tolist() == [1.0, 1.0]
+    table = offline.interval_table(summary)
+    assert table.loc["oracle", "pnr"] == "inf" and table.columns.tolist() == ["pnr", "ndcg@5", "ndcg@10", "mrr@10"]
+    assert table.loc["oracle", "ndcg@5"] == "1.000 [1.000, 1.000]"
+    fig = offline.plot_intervals(summary)
+    assert len(fig.axes) == 4 and [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["random", "bm25", "oracle"]
+    plt.close(fig)
+
+
+def _per(values):
+    return pd.DataFrame({"query_id": [f"q{i}" for i in range(len(values))], **{m: values for m in offline.MEASURES}})
+
+
+def test_significance_family_leaves_references_out_and_adjusts_over_the_family():
+    base = np.array([0.1, 0.3, 0.2, 0.5, 0.4])
+    per = {"random": _per(base * 0), "a": _per(base), "b": _per(base + [0.2, 0.25, 0.15, 0.2, 0.22]), "c": _per(base + 0.01 * np.arange(5)),
+           "oracle": _per(base * 0 + 1)}
+    sig = offline.significance_family(per, per, ["a", "b"], ["ndcg@5", "mrr@10"])
+    assert len(sig) == 2 * 2 * 2  # (b, c) vs a and (a, c) vs b, on two measures
+    assert not sig.system.isin(["random", "oracle"]).any() and not (sig.system == sig.reference).any()
+    assert (sig["p (BH-adjusted)"] >= sig.p).all()
+    assert sig.set_index(["reference", "system", "measure"]).loc[("a", "b", "ndcg@5"), "significant"]
+    fig = offline.plot_significance(sig, ["ndcg@5", "mrr@10"])
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["ndcg@5", "mrr@10"]
+    plt.close(fig)
+
+
+def _on_scale():
+    test = _lists()
+    teacher = np.array([2.0, 0.0, 1.0, 0.0, 1.0, 2.0])
+    norm = fit_normaliser(pd.Series(teacher), "global")
+    students = {"copy": (teacher - teacher.mean()) / teacher.std(), "flat": 0.5 * (teacher - teacher.mean()) / teacher.std() + 1.0}
+    return offline.on_teacher_scale(test, {"t": teacher, **students}, "t", list(students), norm), list(students)
+
+
+def test_on_teacher_scale_and_fidelity():
+    from distilrank.metrics import pair_margins
+
+    test, students = _on_scale()
+    assert test.teacher.mean() == pytest.approx(0.0) and test.teacher.std(ddof=0) == pytest.approx(1.0)
+    margins = pair_margins(test, ["teacher", *students])
+    fid = offline.fidelity_table(test, margins, students)
+    assert fid.loc["copy", "Kendall tau per query (mean)"] == pytest.approx(1.0) and fid.loc["copy", "point MSE"] == pytest.approx(0.0)
+    assert fid.loc["flat", "offset (mean s - t)"] == pytest.approx(1.0) and fid.loc["flat", "spread ratio (sd s / sd t)"] == pytest.approx(0.5)
+    assert fid.loc["flat", "Pearson r"] == pytest.approx(1.0) and fid.loc["flat", "margin MSE"] > 0
+    for fig in (offline.plot_score_distributions(test, margins, ["flat"], "global"), offline.plot_teacher_vs_student(test, fid, students)):
+        assert len(fig.axes) >= 2
+        plt.close(fig)
+
+
+def test_failure_cases_show_the_largest_drops_first():
+    test = _lists().assign(teacher=[3.0, 1.0, 2.0, 1.0, 2.0, 3.0], hybrid=[1.0, 3.0, 2.0, 1.0, 2.0, 3.0])
+    per_t = pd.DataFrame({"query_id": ["a", "b"], "ndcg@5": [1.0, 1.0]})
+    per_h = pd.DataFrame({"query_id": ["a", "b"], "ndcg@5": [0.4, 0.9]})
+    gap = offline.ndcg_gap(per_t, per_h)
+    assert gap.to_dict() == {"a": pytest.approx(0.6), "b": pytest.approx(0.1)}
+    cases = offline.failure_cases(test, per_t, per_h, "hybrid", n=1, top_docs=2)
+    assert len(cases) == 1 and cases[0].header.startswith("**Query a**: *wing flutter*") and "(drop 0.600)" in cases[0].header
+    table = cases[0].table
+    assert table[("teacher", "document")].tolist() == ["d1 · title 0", "d3 · title 2"]
+    assert table[("hybrid", "gain")].tolist() == [0, 1] and table.index.tolist() == [1, 2]

@@ -1,0 +1,91 @@
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from distilrank import teachers
+from distilrank.training import TrainedSystem
+
+
+def _lists(queries=("q1", "q2", "q3"), n_docs=4, seed=0) -> pd.DataFrame:
+    """Candidate lists: per query, documents with gains 1, 0, 2, 0 and noisy BM25 / dense scores."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for q in queries:
+        for i in range(n_docs):
+            gain = (1, 0, 2, 0)[i % 4]
+            rows.append({"query_id": q, "query": f"query {q}", "doc_id": f"{q}-d{i}", "title": f"t{i}", "summary": f"s{i}",
+                         "gain": gain, "source": "bm25", "bm25_score": gain + rng.normal(0, 0.5),
+                         "dense_score": gain + rng.normal(0, 1.0)})
+    return pd.DataFrame(rows)
+
+
+def _system(scores: dict[str, np.ndarray], history=()) -> TrainedSystem:
+    return TrainedSystem(torch.nn.Linear(2, 1), None, scores, list(history), {"train minutes": 0.5, "total minutes": 1.0})
+
+
+def test_teacher_groups_add_seeded_pseudo_queries():
+    train = pd.DataFrame({"query_id": ["1", "1", "2"], "doc_id": ["a", "b", "c"]})
+    pseudo = pd.DataFrame({"query_id": ["t1", "t1", "t2", "t3"], "doc_id": ["a", "b", "c", "d"]})
+    assert teachers.teacher_groups({"train_groups": train}, 2, seed=0).equals(train)
+    both = teachers.teacher_groups({"train_groups": train, "pseudo_groups": pseudo}, 2, seed=0)
+    assert both.query_id.str.startswith("t").sum() in (2, 3) and both[both.query_id.str.startswith("t")].query_id.nunique() == 2
+    assert both.equals(teachers.teacher_groups({"train_groups": train, "pseudo_groups": pseudo}, 2, seed=0))
+    summary = teachers.group_summary(train, both)
+    assert summary.loc["teacher", "queries"] == 4 and summary.loc["labels-only student", "of which title pseudo-queries"] == 0
+
+
+def test_pick_teacher_prefers_the_better_dev_ranking():
+    dev = _lists()
+    good, bad = dev.gain.to_numpy(dtype=float), -dev.gain.to_numpy(dtype=float)
+    best, values = teachers.pick_teacher({"teacher-cpt-a": _system({"dev": bad}), "teacher-cpt-b": _system({"dev": good})}, dev, dev)
+    assert best == "teacher-cpt-b" and values["teacher-cpt-b"] == pytest.approx(1.0) and values["teacher-cpt-a"] < 1
+
+
+def test_learning_curves_and_costs_skip_the_alias():
+    s = _system({}, history=[{"step": 2, "dev ndcg@5": 0.3}, {"step": 4, "dev ndcg@5": 0.4}])
+    curves = teachers.learning_curves({"teacher-cpt-a": s, "teacher-cpt": s, "bert6-labels": s})
+    assert list(curves.system.unique()) == ["teacher-cpt-a", "bert6-labels"] and list(curves.step) == [2, 4, 2, 4]
+    costs = teachers.cost_table({"bert6-labels": s})
+    assert costs.loc["bert6-labels", "parameters"] == 3 and costs.loc["bert6-labels", "total minutes"] == 1.0
+
+
+def test_fit_ensembles_fuses_every_list_and_saves_weights(tmp_path):
+    lists = {"dev": _lists(("d1", "d2"), seed=1), "test": _lists(("e1", "e2"), seed=2), "train": _lists(seed=3)}
+    llm = _system({split: df.gain.to_numpy(dtype=float) for split, df in lists.items()})
+    cfg = type("Cfg", (), {"seed": 0})()
+    ens = teachers.fit_ensembles(lists, llm, cfg, tmp_path, device="cpu", precision="fp32")
+    assert set(ens.weights) == {"bm25_score", "dense_score", "teacher_score"} and set(ens.weights_no_llm) == {"bm25_score", "dense_score"}
+    assert ens.weights["teacher_score"] > ens.weights["dense_score"]  # the perfect ranker weighs most
+    assert list(ens.scores) == ["teacher-ensemble", "bm25+dense-minilm"] and set(ens.scores["teacher-ensemble"]) == set(teachers.SPLITS)
+    assert {"teacher_score", "ensemble_score", "no_llm_score"} <= set(ens.lists["test"].columns)
+    assert "teacher_score" not in lists["test"]  # the input lists are left as they were
+    assert (tmp_path / "teachers" / "ensemble.json").is_file() and (tmp_path / "scores" / "teacher-ensemble").is_dir()
+    table = teachers.weight_table(ens)
+    assert table.loc["dense-minilm", "bm25+dense-minilm"] == pytest.approx(ens.weights_no_llm["dense_score"])
+    assert table.loc["LLM teacher (teacher-cpt)", "bm25+dense-minilm"] == 0
+    transfer = teachers.save_transfer(ens.lists, tmp_path)
+    assert "no_llm_score" not in transfer["train"] and (tmp_path / "transfer" / "dataset_dict.json").is_file()
+    counts = teachers.transfer_counts(transfer)
+    assert counts.loc["train", "pairs scored"] == 12 and counts.loc["train", "judged pairs"] == 6
+
+
+def test_evaluate_systems_orders_tests_and_claims():
+    dev, test = _lists(("d1", "d2")), _lists(("e1", "e2", "e3", "e4"))
+    perfect = {"dev": dev.gain.to_numpy(dtype=float), "test": test.gain.to_numpy(dtype=float)}
+    worst = {k: -v for k, v in perfect.items()}
+    scores = {"teacher-cpt-a": perfect, "teacher-cpt": perfect, "teacher-no-cpt": worst, "bert6-labels": worst,
+              "teacher-ensemble": perfect, "bm25+dense-minilm": worst}
+    ev = teachers.evaluate_systems({"dev": dev, "test": test}, scores, pd.concat([dev, test]), seed=0)
+    assert ev.order == ["random", "bm25", "dense-minilm", "bm25+dense-minilm", "teacher-cpt-a", "teacher-cpt", "teacher-no-cpt",
+                        "teacher-ensemble", "bert6-labels", "oracle"]
+    assert list(ev.table.index[:2]) == [("dev", "random"), ("dev", "bm25")] and len(ev.table) == 20
+    assert ev.table.loc[("test", "teacher-cpt"), "ndcg@5"] == pytest.approx(1.0)
+    assert pd.isna(ev.table.loc[("test", "bm25"), "p vs bm25 (ndcg@5)"]) and pd.isna(ev.table.loc[("dev", "teacher-cpt"), "p vs bm25 (ndcg@5)"])
+    shown = teachers.shown_table(ev.table)
+    assert shown.loc[("test", "bm25"), "p vs bm25 (ndcg@5)"] == "" and re.fullmatch(r"\d\.\de[+-]\d\d", shown.loc[("test", "teacher-no-cpt"), "p vs bm25 (pnr)"])
+    claims = teachers.claims(ev.per, "a", "teacher-no-cpt")
+    assert claims.loc["CPT helps the teacher (teacher-cpt-a beats teacher-no-cpt)", "verdict"] == "holds"
+    assert claims.loc["teacher-ensemble beats bert6-labels", "Δ"] > 0 and len(claims) == 7
