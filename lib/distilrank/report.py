@@ -225,13 +225,15 @@ def recorded_claims(out: Path) -> list[Claim]:
     return table
 
 
+LATENCY_FRACTION = 2.0  # "a fraction of the latency": the other takes at least twice the student's time
 LATENCY_SECTION = "4. The ratios, against the paper's 10 : 2 : 1"
 ONLINE_SECTION = "5. What the simulation says"
 
 
 def derived_claims(rows: list[ResultRow], batch: int = 48) -> list[Claim]:
     """Claims read off `results.json`: the student's latency against the teacher's and the paper-sized
-    LLM's (notebook 06: holds when it is lower; no p, timings are not paired over queries), and the
+    LLM's (notebook 06: holds when the student takes at most half the other's median time, fails
+    otherwise; no p, timings are not paired over queries; the paper's ratio is 1 : 10), and the
     simulated online changes (notebook 09: holds when the 95% interval of the change is above 0,
     fails when below, no significant difference when it spans 0)."""
     claims = []
@@ -240,9 +242,9 @@ def derived_claims(rows: list[ResultRow], batch: int = 48) -> list[Claim]:
     for other, label in (("teacher", "this project's teacher (teacher-cpt)"), ("llm", "the paper's LLM class (llm: random weights)")):
         o = _value(rows, other, f"latency_ms@{batch}")
         if s is not None and o is not None:
-            claims.append(Claim("06_latency", LATENCY_SECTION, f"{student} runs at a fraction of {label}'s latency",
+            claims.append(Claim("06_latency", LATENCY_SECTION, f"{student} takes at most half the latency of {label}",
                                 f"{s.value:.1f} ms vs {o.value:.1f} ms per batch of {batch} (1 : {o.value / s.value:.1f})", "",
-                                "holds" if s.value < o.value else "fails", "paper: BERT-6 10 ms vs LLM 100 ms on an A10 (1 : 10); "
+                                "holds" if o.value >= LATENCY_FRACTION * s.value else "fails", "paper: BERT-6 10 ms vs LLM 100 ms on an A10 (1 : 10); "
                                 + ("this project's teacher is a small decoder built here" if other == "teacher" else "random weights, the paper's size class")))
     for r in rows:
         if r.metric in ("sim_page_ctr_change", "sim_user_ctr_change") and " vs " in r.system and r.ci_low is not None:
@@ -263,13 +265,18 @@ def claims_table(out: Path, rows: list[ResultRow]) -> pd.DataFrame:
                         columns=["notebook", "claim", "measured", "p", "verdict", "note", "link"])
 
 
+def _number(v: float) -> str:
+    """Four significant digits, thousands with separators and no exponent (22,084, not 2.208e+04)."""
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
+
+
 def markdown_table(df: pd.DataFrame, index: str | None) -> str:
     """A pipe table (no `tabulate` dependency); `index` names the index column, None drops it."""
     cols = ([index] if index else []) + list(map(str, df.columns))
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for key, row in df.iterrows():
         cells = [*([str(key)] if index else []), *("" if v is None or (isinstance(v, float) and math.isnan(v)) else
-                                                  f"{v:.4g}" if isinstance(v, float) else str(v) for v in row)]
+                                                  _number(v) if isinstance(v, float) else str(v) for v in row)]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines)
 
