@@ -46,6 +46,8 @@ def test_quality_table_has_a_fixed_meaningful_order(run):
     assert list(table.index) == ["random", "bm25", "oracle", "dense-minilm", "teacher-cpt", "bert6-hybrid", "bert6-hybrid-onnx"]
     assert list(table.group) == ["reference"] * 3 + ["first stage", "teacher", "student", "deployed variant"]
     assert table.loc["bm25", "ndcg@5"] == "0.500 [0.450, 0.550]" and table.loc["bert6-hybrid-onnx", "ndcg@5"] == "0.400"
+    assert table.loc["bert6-hybrid-onnx", "Δ ndcg@5 vs student"] == "+0.000" and table.loc["bm25", "Δ ndcg@5 vs student"] == ""
+    assert report.variant_of("bert6-hybrid-onnx-int8") == "bert6-hybrid" and report.variant_of("bert6-hybrid") is None
 
 
 def test_claims_table_links_each_claim_to_its_section(run):
@@ -59,7 +61,9 @@ def test_claims_table_links_each_claim_to_its_section(run):
     close = [r.model_copy(update={"value": 450.0}) if (r.system, r.metric) == ("teacher", "latency_ms@48") else r for r in rows]
     near = report.claims_table(run, close).set_index("claim")  # 1 : 1.5 is not "a fraction"
     assert near.loc["bert6-hybrid takes at most half the latency of this project's teacher (teacher-cpt)"].verdict == "fails"
-    assert claims.loc["simulated online: bert6-hybrid raises PageCTR over bert6-labels"].verdict == "holds"
+    online = claims.loc["simulated online: bert6-hybrid raises PageCTR over bert6-labels"]
+    assert online.verdict == "holds" and "easy bar" in online.note  # a claim against the labels-only student says why it is easy
+    assert "easy bar" not in claims.loc["simulated online: bert6-hybrid raises PageCTR over bm25"].note
     assert claims.loc["simulated online: bert6-hybrid raises PageCTR over bm25"].verdict == "no significant difference"
     assert list(claims.notebook) == sorted(claims.notebook)
 

@@ -42,6 +42,9 @@ SHAPE_ONLY = ("llm", "bert-12", "bert-6")  # notebook 06's random-weight models 
 PAPER_A10_MS = {"LLM": 100.0, "BERT-12": 20.0, "BERT-6": 10.0}  # the paper's latency figures (batch 48, A10)
 LATENCY_SYSTEM = {"teacher": "teacher-cpt"}  # notebook 06 times the LLM teacher under this name
 FIGURE = "quality_latency.png"
+DISTILLATION_TEACHER = "teacher-ensemble"  # the embedded profiles' `distill.teacher`: drawn as a line (its cost is not timed)
+GROUP_MARKERS = {"teacher": ("o", "C0", False, 4), "student": ("X", "C1", False, 5), "deployed variant": ("s", "C2", True, 3),
+                 "first stage": ("^", "C4", False, 4), "other": ("D", "C5", False, 4)}
 
 
 def notebook_runs(out: Path) -> pd.DataFrame:
@@ -115,8 +118,24 @@ def quality_table(rows: list[ResultRow]) -> pd.DataFrame:
     table = pd.DataFrame.from_dict(cells, orient="index").reindex(order)
     table = table.reindex(columns=[m for m in QUALITY if m in table.columns]).fillna("")
     table.insert(0, "group", [system_group(s) for s in order])
+    if any(system_group(s) == "deployed variant" for s in order):
+        table["Δ ndcg@5 vs student"] = [_variant_delta(rows, s) for s in order]
     table.index.name = "system"
     return table
+
+
+def variant_of(name: str) -> str | None:
+    """The student a deployed variant was made from (`bert6-hybrid-onnx-int8` -> `bert6-hybrid`), else None."""
+    for tag in ("-onnx", "-cpu-", "-cuda-"):
+        if tag in name:
+            return name.split(tag, 1)[0]
+    return None
+
+
+def _variant_delta(rows: list[ResultRow], name: str) -> str:
+    student = variant_of(name)
+    a, b = _value(rows, name, "ndcg@5"), _value(rows, student, "ndcg@5") if student else None
+    return f"{a.value - b.value:+.3f}" if a is not None and b is not None else ""
 
 
 def _value(rows: list[ResultRow], system: str, metric: str) -> ResultRow | None:
@@ -161,36 +180,42 @@ def plot_quality_latency(rows: list[ResultRow], batch: int = 48):
     """The paper's trade-off in one figure: test NDCG@5 against ms per batch (log x); references as
     horizontal lines; the shape-only models and the paper's A10 figures as vertical marks."""
     points = quality_latency_points(rows, batch)
-    fig, ax = plt.subplots(figsize=(8.5, 4.8))
-    for name, style in (("random", ":"), ("bm25", "--"), ("oracle", "-.")):
+    with sns.axes_style("whitegrid"):
+        fig, ax = plt.subplots(figsize=(8.5, 4.8))
+    for name, style, color, label in (("random", ":", "grey", "random"), ("bm25", "--", "grey", "bm25"), ("oracle", "-.", "grey", "oracle"),
+                                      (DISTILLATION_TEACHER, "--", "C0", f"{DISTILLATION_TEACHER} (what the students learn from; not timed)")):
         ref = _value(rows, name, "ndcg@5")
         if ref is not None:
-            ax.axhline(ref.value, ls=style, c="grey", lw=1)
-            ax.annotate(name, (0.0, ref.value), xycoords=("axes fraction", "data"), xytext=(4, 3),
-                        textcoords="offset points", ha="left", fontsize=8, color="grey")
+            ax.axhline(ref.value, ls=style, c=color, lw=1)
+            ax.annotate(label, (0.0, ref.value), xycoords=("axes fraction", "data"), xytext=(4, 3),
+                        textcoords="offset points", ha="left", fontsize=8, color=color)
     if not points.empty:
         err = [points["ndcg@5"] - points.ci_low.fillna(points["ndcg@5"]), points.ci_high.fillna(points["ndcg@5"]) - points["ndcg@5"]]
         ax.errorbar(points.ms, points["ndcg@5"], yerr=err, fmt="none", ecolor="0.6", capsize=3)
-        sns.scatterplot(points, x="ms", y="ndcg@5", hue="group", style="group", s=90, ax=ax, zorder=3)
-        for k, p in enumerate(points.sort_values("ms").itertuples()):  # staggered: variants of one model sit close
-            ax.annotate(p.system, (p.ms, p[3]), xytext=(14, 22 - 16 * (k % 3)), textcoords="offset points", fontsize=8,
+        for group, (marker, color, hollow, z) in GROUP_MARKERS.items():  # deployed variants hollow: they sit on their student
+            g = points[points.group == group]
+            if not g.empty:
+                ax.scatter(g.ms, g["ndcg@5"], marker=marker, s=110 if hollow else 90, label=group, zorder=z,
+                           facecolors="none" if hollow else color, edgecolors=color, linewidths=1.6)
+        for k, p in enumerate(points.sort_values(["ndcg@5", "ms"], ascending=False).itertuples()):  # staggered, top to bottom
+            ax.annotate(p.system + (" (the LLM teacher)" if p.group == "teacher" else ""), (p.ms, p[3]), xytext=(14, 22 - 16 * (k % 3)), textcoords="offset points", fontsize=8,
                         arrowprops={"arrowstyle": "-", "color": "0.5", "lw": 0.6})
     for s in SHAPE_ONLY:
         r = _value(rows, s, f"latency_ms@{batch}")
         if r is not None:
             ax.axvline(r.value, c="C7", ls=":", lw=1)
-            ax.annotate(f"{s} (here, shape only)", (r.value, 0.2), xycoords=("data", "axes fraction"), rotation=90,
+            ax.annotate(f"{s} (here, shape only)", (r.value, 0.03), xycoords=("data", "axes fraction"), rotation=90,
                         fontsize=7, color="C7", xytext=(3, 0), textcoords="offset points")
     for s, ms in PAPER_A10_MS.items():
         ax.axvline(ms, c="C3", ls="--", lw=0.8, alpha=0.6)
-        ax.annotate(f"paper A10, batch 48: {s}", (ms, 0.98), xycoords=("data", "axes fraction"), rotation=90, va="top",
+        ax.annotate(f"paper A10: {s}", (ms, 0.98), xycoords=("data", "axes fraction"), rotation=90, va="top",
                     fontsize=7, color="C3", xytext=(3, 0), textcoords="offset points")
     lo = min([*PAPER_A10_MS.values(), *points.ms]) / 4  # room on the left for the references' labels
     shapes = [r.value for r in rows if r.metric == f"latency_ms@{batch}"]
     ax.set_xlim(lo, max([*PAPER_A10_MS.values(), *shapes]) * 2)
-    ax.set(xscale="log", xlabel=f"median ms per batch of {batch} (log scale; this machine, the paper's A10 marked apart)",
+    ax.set(xscale="log", xlabel=f"median ms per batch of {batch} (log scale; this machine; red: the paper's A10 figures at batch 48)",
            ylabel="test NDCG@5 (95% CI)", title="quality against latency")
-    if ax.get_legend() is not None:
+    if not points.empty:
         ax.legend(loc="upper right", fontsize=8, framealpha=0.9)
     fig.tight_layout()
     return fig
@@ -225,6 +250,12 @@ def recorded_claims(out: Path) -> list[Claim]:
     return table
 
 
+VERDICTS = ("Verdict: holds (better, p < 0.05), fails (worse, p < 0.05), no significant difference; paired t-tests over the "
+            "test queries, one training seed per system; where a notebook adjusts for its family of tests (07, 08: "
+            "Benjamini-Hochberg), the verdict reads the adjusted p. Latency rows (06) hold when the student takes at most half "
+            "the other's median time (timings are not paired over queries: no p). Simulated online rows (09) hold when the 95% "
+            "interval of the change is above 0, fail when it is below, and show no significant difference when it spans 0. "
+            "For 07, the note says how the verdict reads against Rank-DistiLLM's own numbers.")
 LATENCY_FRACTION = 2.0  # "a fraction of the latency": the other takes at least twice the student's time
 LATENCY_SECTION = "4. The ratios, against the paper's 10 : 2 : 1"
 ONLINE_SECTION = "5. What the simulation says"
@@ -239,13 +270,14 @@ def derived_claims(rows: list[ResultRow], batch: int = 48) -> list[Claim]:
     claims = []
     student = next((r.system for r in rows if r.metric == f"latency_ms@{batch}" and r.system.endswith("-hybrid")), None)
     s = _value(rows, student, f"latency_ms@{batch}") if student else None
-    for other, label in (("teacher", "this project's teacher (teacher-cpt)"), ("llm", "the paper's LLM class (llm: random weights)")):
+    for other, label in (("teacher", "this project's teacher (teacher-cpt)"), ("llm", "the LLM stand-in (llm: a 0.5B-class shape, random weights)")):
         o = _value(rows, other, f"latency_ms@{batch}")
         if s is not None and o is not None:
             claims.append(Claim("06_latency", LATENCY_SECTION, f"{student} takes at most half the latency of {label}",
                                 f"{s.value:.1f} ms vs {o.value:.1f} ms per batch of {batch} (1 : {o.value / s.value:.1f})", "",
                                 "holds" if o.value >= LATENCY_FRACTION * s.value else "fails", "paper: BERT-6 10 ms vs LLM 100 ms on an A10 (1 : 10); "
-                                + ("this project's teacher is a small decoder built here" if other == "teacher" else "random weights, the paper's size class")))
+                                + ("this project's teacher is a small decoder built here" if other == "teacher"
+                                   else "a 0.5B-class stand-in (14 times smaller than the paper's 7B on a CPU profile): a lower bound")))
     for r in rows:
         if r.metric in ("sim_page_ctr_change", "sim_user_ctr_change") and " vs " in r.system and r.ci_low is not None:
             b, a = r.system.split(" vs ", 1)
@@ -257,11 +289,22 @@ def derived_claims(rows: list[ResultRow], batch: int = 48) -> list[Claim]:
     return claims
 
 
+CAVEATS = {  # what a reader must know to read a claim that names this system (the README's Results say why)
+    "bert6-labels": "bert6-labels is an easy bar: its positives include judged documents outside BM25's top 30, "
+                    "which rewards few shared words, a cue the test lists never reward",
+}
+
+
+def _note(claim: str, detail: str) -> str:
+    extra = [text for name, text in CAVEATS.items() if name in claim]
+    return "; ".join([d for d in (detail, *extra) if d])
+
+
 def claims_table(out: Path, rows: list[ResultRow]) -> pd.DataFrame:
     """Every claim, recorded and derived, in notebook order, with the link to its section."""
     claims = sorted([*recorded_claims(out), *derived_claims(rows, latency_batch(rows) or 48)], key=lambda c: c.notebook)
     return pd.DataFrame([{"notebook": c.notebook, "claim": c.claim, "measured": c.measured, "p": c.p, "verdict": c.verdict,
-                          "note": c.detail, "link": f"{c.notebook}.html#{section_anchor(c.section)}"} for c in claims],
+                          "note": _note(c.claim, c.detail), "link": f"{c.notebook}.html#{section_anchor(c.section)}"} for c in claims],
                         columns=["notebook", "claim", "measured", "p", "verdict", "note", "link"])
 
 
@@ -312,6 +355,14 @@ def front_page(profile: str, out: Path) -> FrontPage:
                      quality_table(rows), latency_table(rows, latency_batch(rows) or 48))
 
 
+QUALITY_LEGEND = ("PNR: concordant over discordant pairs of differing gain (the oracle's is infinite: no row). `teacher-cpt` is the "
+                  "chosen `teacher-cpt-<variant>` under its alias; the students learn from `teacher-ensemble`. Students: notebook 04's "
+                  "(labels, point, margin, hybrid and their `+bm25` fusions) at the distillation budget, notebook 07's grid and 08's "
+                  "curriculum students at their own, shorter budgets (the notebooks say how many steps). Deployed variants are one "
+                  "scoring of the hybrid student (no interval); `Δ vs student` is their change against it, which notebook 06 "
+                  "checks against its tolerances.")
+
+
 def _walls(runs: pd.DataFrame) -> pd.DataFrame:
     return runs.assign(minutes=(runs.seconds / 60).round(1)).set_index("notebook")[["minutes", "errors"]]
 
@@ -322,12 +373,11 @@ def results_markdown(page: FrontPage, figure: str | None) -> str:
     parts = [f"# distilrank results: profile `{page.profile}`", "",
              f"Regenerate: `make replicate PROFILE={page.profile} && make report PROFILE={page.profile}`.", "",
              "## What was run", "", f"- profile `{page.profile}`; data: {page.data}", f"- hardware: {page.machine}",
-             f"- commit(s): {page.commits}", f"- wall time: {page.runs.seconds.sum() / 60:.1f} min in all", "",
+             f"- commit(s) that wrote the rows: {page.commits} (-dirty: the working tree differed from that commit)", f"- wall time: {page.runs.seconds.sum() / 60:.1f} min in all (papermill's record per notebook, kernel start included)", "",
              markdown_table(_walls(page.runs), "notebook"), "",
-             "## Claims", "", "Verdict: holds (better, p < 0.05), fails (worse, p < 0.05), no significant difference; "
-             "where a notebook adjusts for its family of tests, the verdict reads the adjusted p.", "",
+             "## Claims", "", VERDICTS, "",
              markdown_table(claims.drop(columns="link"), None) if not claims.empty else "No claims recorded.", "",
-             "## Ranking quality on test (value [95% bootstrap CI])", "", markdown_table(page.quality, "system")]
+             "## Ranking quality on test (value [95% bootstrap CI])", "", markdown_table(page.quality, "system"), "", QUALITY_LEGEND]
     if figure:
         parts += ["", "## Quality against latency", "", f"![test NDCG@5 against ms per batch](report/{figure})"]
     if not page.latency.empty:
@@ -338,6 +388,11 @@ def results_markdown(page: FrontPage, figure: str | None) -> str:
 CSS = ("body{font-family:sans-serif;max-width:80em;margin:2em auto;line-height:1.4}table{border-collapse:collapse;margin:.5em 0}"
        "td,th{border:1px solid #ccc;padding:.2em .6em;text-align:left;vertical-align:top}th{background:#f4f4f4}"
        ".holds{color:#1a7f37;font-weight:bold}.fails{color:#b42318;font-weight:bold}.nsd{color:#666}img{max-width:100%}")
+
+
+# nbconvert's lab template paints stderr red, like an error: progress bars and notes are not errors
+STDERR_CSS = ("<style>.jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
+              "{background:#f6f6f6 !important;color:#555}</style>")
 
 
 def _verdict_html(v: str) -> str:
@@ -359,16 +414,15 @@ def index_html(page: FrontPage, figure: str | None) -> str:
              f"<style>{CSS}</style></head><body>",
              f"<h1>distilrank report: profile <code>{html.escape(page.profile)}</code></h1>",
              "<h2 id='run'>What was run</h2>",
-             f"<p>Data: {html.escape(page.data)}. Hardware: {html.escape(page.machine)}. Commit(s): {html.escape(page.commits)}. "
+             f"<p>Data: {html.escape(page.data)}. Hardware: {html.escape(page.machine)}. Commit(s) that wrote the rows: {html.escape(page.commits)} (-dirty: the working tree differed from that commit). "
              f"Total wall time {page.runs.seconds.sum() / 60:.1f} min.</p>",
              f"<table><tr><th>notebook</th><th>minutes</th><th>errors</th></tr>{runs}</table>",
              "<h2 id='claims'>Claims</h2>",
-             "<p>Verdict: <b>holds</b> (better, p &lt; 0.05), <b>fails</b> (worse, p &lt; 0.05), <b>no significant difference</b>; "
-             "where a notebook adjusts for its family of tests (07, 08), the verdict reads the adjusted p. Paired tests over the test queries.</p>",
+             f"<p>{html.escape(VERDICTS)}</p>",
              claims,
              "<h2 id='quality'>Ranking quality on test</h2><p>Value [95% bootstrap CI over test queries]. "
              "<code>random</code> is chance on these lists, <code>oracle</code> the best any re-ranker of them can do.</p>",
-             page.quality.to_html(escape=True),
+             page.quality.to_html(escape=True, na_rep=""), f"<p>{html.escape(QUALITY_LEGEND)}</p>",
              "<p>Every other recorded number (shares of the teacher, simulated online rows, ...) is in <code>results.json</code> "
              "and the notebook that wrote it.</p>"]
     if figure:
@@ -392,6 +446,7 @@ def write_report(profile: str) -> Path:
     exporter = HTMLExporter(template_name="lab")
     for name in runs.notebook:
         body, _ = exporter.from_notebook_node(nbformat.read(out / f"{name}.ipynb", as_version=4))
+        body = body.replace("</head>", STDERR_CSS + "</head>", 1)
         with atomic_path(out / "report" / f"{name}.html") as tmp:
             tmp.write_text(body, encoding="utf-8")
     rows = load_results(out / "results.json") if (out / "results.json").is_file() else []
