@@ -44,7 +44,7 @@ export DISTILRANK_OUTPUTS := $(abspath $(OUTPUTS))
 .DELETE_ON_ERROR:
 
 help:
-	@sed -n '2,14p' Makefile
+	@sed -n '2,16p' Makefile
 
 env: $(ENV_STAMP)
 
