@@ -51,7 +51,8 @@ def test_quality_table_has_a_fixed_meaningful_order(run):
 
 
 def test_claims_table_links_each_claim_to_its_section(run):
-    claims = report.claims_table(run, results.load_results(run / "results.json")).set_index("claim")
+    stored = results.load_claims(run / "claims.json")
+    claims = report.claims_table(stored, results.load_results(run / "results.json")).set_index("claim")
     recorded = claims.loc["a beats b"]
     assert recorded.verdict == "holds" and recorded.measured == "Δ ndcg@5 +0.050" and recorded.p == "4.0e-04 (adjusted 0.001)"
     assert recorded.link == "07_effects.html#5.-The-bm25-effects"
@@ -59,7 +60,7 @@ def test_claims_table_links_each_claim_to_its_section(run):
     assert latency.verdict == "holds" and "(1 : 3.0)" in latency.measured
     rows = results.load_results(run / "results.json")
     close = [r.model_copy(update={"value": 450.0}) if (r.system, r.metric) == ("teacher", "latency_ms@48") else r for r in rows]
-    near = report.claims_table(run, close).set_index("claim")  # 1 : 1.5 is not "a fraction"
+    near = report.claims_table(stored, close).set_index("claim")  # 1 : 1.5 is not "a fraction"
     assert near.loc["bert6-hybrid takes at most half the latency of this project's teacher (teacher-cpt)"].verdict == "fails"
     online = claims.loc["simulated online: bert6-hybrid raises PageCTR over bert6-labels"]
     assert online.verdict == "holds" and "easy bar" in online.note  # a claim against the labels-only student says why it is easy

@@ -241,20 +241,15 @@ def fuse_with_bm25(train_scores: Mapping[str, np.ndarray], test_scores: Mapping[
     return weights, fused
 
 
-def format_interval(value: float, low: float, high: float) -> str:
-    """`value [low, high]` to three decimals; `inf` for an infinite value (the oracle's PNR)."""
-    return f"{value:.3f} [{low:.3f}, {high:.3f}]" if np.isfinite(value) else "inf"
-
-
 def quality_table(summary: Mapping[str, pd.DataFrame], teacher: str) -> pd.DataFrame:
-    """PNR, NDCG@5 and NDCG@10 of every system with its 95% interval (`format_interval`), and the
+    """PNR, NDCG@5 and NDCG@10 of every system with its 95% interval (`metrics.format_interval`), and the
     share of the teacher's NDCG@5 each system keeps (none for the references)."""
     teacher_ndcg = summary[teacher].loc["ndcg@5", "value"]
     rows = []
     for name, s in summary.items():
         row = {"system": name}
         for m in ("pnr", "ndcg@5", "ndcg@10"):
-            row[m] = format_interval(s.loc[m, "value"], s.loc[m, "ci_low"], s.loc[m, "ci_high"])
+            row[m] = metrics.format_interval(s.loc[m, "value"], s.loc[m, "ci_low"], s.loc[m, "ci_high"])
         row[f"share of {teacher} ndcg@5"] = s.loc["ndcg@5", "value"] / teacher_ndcg if teacher_ndcg > 0 and name not in metrics.REFERENCES else np.nan
         rows.append(row)
     return pd.DataFrame(rows).set_index("system")

@@ -192,6 +192,11 @@ def pair_margins(df: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["query_id", *columns])
 
 
+def format_interval(value: float, low: float, high: float) -> str:
+    """`value [low, high]` to three decimals; `inf` for an infinite value (the oracle's PNR)."""
+    return f"{value:.3f} [{low:.3f}, {high:.3f}]" if np.isfinite(value) else "inf"
+
+
 def verdict(diff: float, p: float, alpha: float = 0.05) -> str:
     """A claim's verdict from a paired test of (claimed better) - (other): `holds` when the
     difference is positive and significant, `fails` when it is negative and significant, `no

@@ -20,7 +20,7 @@ import pandas as pd
 import seaborn as sns
 
 from distilrank import metrics, rankers
-from distilrank.distill import LABELS_STUDENT, format_interval, normalise
+from distilrank.distill import LABELS_STUDENT, normalise
 
 # the per-query measures of the significance family (pair accuracy: the per-query form of PNR)
 MEASURES = ("ndcg@5", "ndcg@10", "mrr@10", "pair_accuracy")
@@ -62,8 +62,8 @@ def evaluate_systems(test: pd.DataFrame, qrels: pd.DataFrame, scores: Mapping[st
 
 
 def interval_table(summary: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """Systems as rows, metrics as columns, each cell `value [ci_low, ci_high]` (`format_interval`)."""
-    return pd.DataFrame({name: {r.metric: format_interval(r.value, r.ci_low, r.ci_high) for r in s.itertuples()}
+    """Systems as rows, metrics as columns, each cell `value [ci_low, ci_high]` (`metrics.format_interval`)."""
+    return pd.DataFrame({name: {r.metric: metrics.format_interval(r.value, r.ci_low, r.ci_high) for r in s.itertuples()}
                          for name, s in summary.items()}).T
 
 

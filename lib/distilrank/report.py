@@ -32,8 +32,9 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from nbconvert import HTMLExporter  # noqa: E402
 
+from distilrank import metrics  # noqa: E402
 from distilrank.paths import atomic_path, output_dir  # noqa: E402
-from distilrank.results import ResultRow, load_claims, load_results  # noqa: E402
+from distilrank.results import ClaimRow, ResultRow, load_claims, load_results  # noqa: E402
 
 QUALITY = ("pnr", "ndcg@5", "ndcg@10", "mrr@10")
 REFERENCES = ("random", "bm25", "oracle")
@@ -104,7 +105,7 @@ def ordered_systems(rows: list[ResultRow]) -> list[str]:
 def _cell(r: ResultRow) -> str:
     if r.ci_low is None or r.ci_high is None:
         return f"{r.value:.3f}"
-    return f"{r.value:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}]"
+    return metrics.format_interval(r.value, r.ci_low, r.ci_high)
 
 
 def quality_table(rows: list[ResultRow]) -> pd.DataFrame:
@@ -238,11 +239,10 @@ def _p(x: float | None) -> str:
     return "" if x is None else (f"{x:.1e}" if x < 1e-3 else f"{x:.3f}")
 
 
-def recorded_claims(out: Path) -> list[Claim]:
-    """The claims the notebooks tested (`claims.json`), in notebook order."""
-    claims = sorted(load_claims(out / "claims.json"), key=lambda c: c.notebook)
+def recorded_claims(claims: list[ClaimRow]) -> list[Claim]:
+    """The claims the notebooks tested (`claims.json`'s rows), in notebook order."""
     table = []
-    for c in claims:
+    for c in sorted(claims, key=lambda c: c.notebook):
         ci = f" [{c.ci_low:+.3f}, {c.ci_high:+.3f}]" if c.ci_low is not None and c.ci_high is not None else ""
         measured = "" if c.delta is None else f"Δ {c.metric} {c.delta:+.3f}{ci}"
         p = _p(c.p) + (f" (adjusted {_p(c.p_adjusted)})" if c.p_adjusted is not None else "")
@@ -300,9 +300,10 @@ def _note(claim: str, detail: str) -> str:
     return "; ".join([d for d in (detail, *extra) if d])
 
 
-def claims_table(out: Path, rows: list[ResultRow]) -> pd.DataFrame:
-    """Every claim, recorded and derived, in notebook order, with the link to its section."""
-    claims = sorted([*recorded_claims(out), *derived_claims(rows, latency_batch(rows) or 48)], key=lambda c: c.notebook)
+def claims_table(recorded: list[ClaimRow], rows: list[ResultRow]) -> pd.DataFrame:
+    """Every claim, recorded (`claims.json`'s rows) and derived from `rows`, in notebook order, with
+    the link to its section."""
+    claims = sorted([*recorded_claims(recorded), *derived_claims(rows, latency_batch(rows) or 48)], key=lambda c: c.notebook)
     return pd.DataFrame([{"notebook": c.notebook, "claim": c.claim, "measured": c.measured, "p": c.p, "verdict": c.verdict,
                           "note": _note(c.claim, c.detail), "link": f"{c.notebook}.html#{section_anchor(c.section)}"} for c in claims],
                         columns=["notebook", "claim", "measured", "p", "verdict", "note", "link"])
@@ -347,11 +348,11 @@ class FrontPage:
     latency: pd.DataFrame
 
 
-def front_page(profile: str, out: Path) -> FrontPage:
-    """Gather the front page's parts from `out`'s executed notebooks, results and claims."""
-    rows = load_results(out / "results.json") if (out / "results.json").is_file() else []
-    commits = ", ".join(sorted({r.commit for r in rows} | {c.commit for c in load_claims(out / "claims.json")})) or "none"
-    return FrontPage(profile, data_description(out), hardware(out), commits, notebook_runs(out), claims_table(out, rows),
+def front_page(profile: str, out: Path, runs: pd.DataFrame, rows: list[ResultRow], claims: list[ClaimRow]) -> FrontPage:
+    """Gather the front page's parts: `out`'s data and hardware, the executed notebooks' `runs`,
+    the results `rows` and the recorded `claims`."""
+    commits = ", ".join(sorted({r.commit for r in rows} | {c.commit for c in claims})) or "none"
+    return FrontPage(profile, data_description(out), hardware(out), commits, runs, claims_table(claims, rows),
                      quality_table(rows), latency_table(rows, latency_batch(rows) or 48))
 
 
@@ -442,14 +443,14 @@ def write_report(profile: str) -> Path:
     runs = notebook_runs(out)
     if runs.empty:
         raise FileNotFoundError(f"no executed notebooks in {out}: run `make replicate PROFILE={profile}` first")
-    page = front_page(profile, out)
+    rows = load_results(out / "results.json")
+    page = front_page(profile, out, runs, rows, load_claims(out / "claims.json"))
     exporter = HTMLExporter(template_name="lab")
     for name in runs.notebook:
         body, _ = exporter.from_notebook_node(nbformat.read(out / f"{name}.ipynb", as_version=4))
         body = body.replace("</head>", STDERR_CSS + "</head>", 1)
         with atomic_path(out / "report" / f"{name}.html") as tmp:
             tmp.write_text(body, encoding="utf-8")
-    rows = load_results(out / "results.json") if (out / "results.json").is_file() else []
     figure = None
     if (batch := latency_batch(rows)) is not None:
         fig = plot_quality_latency(rows, batch)

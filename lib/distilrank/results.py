@@ -66,15 +66,31 @@ def results_path(profile: str) -> Path:
     return output_dir(profile) / "results.json"
 
 
-def load_results(path: str | Path) -> list[ResultRow]:
-    """Read and validate a results file (an empty list if it does not exist yet)."""
+def _read_rows(path: str | Path, model: type[BaseModel]) -> list:
+    """Read and validate a JSON list of `model` rows (an empty list if the file does not exist yet)."""
     path = Path(path)
     if not path.exists():
         return []
     raw = json.loads(path.read_text())
     if not isinstance(raw, list):
         raise ValueError(f"{path}: expected a JSON list of rows")
-    return [ResultRow.model_validate(r) for r in raw]
+    return [model.model_validate(r) for r in raw]
+
+
+def _replace_rows(path: Path, model: type[BaseModel], new: list, replaced) -> None:
+    """Rewrite `path` (atomically, under a lock) as its rows for which `replaced(row)` is false,
+    followed by `new`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(f".{path.name}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        kept = [r for r in _read_rows(path, model) if not replaced(r)]
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps([r.model_dump() for r in kept + new], indent=1, allow_nan=False) + "\n")
+
+
+def load_results(path: str | Path) -> list[ResultRow]:
+    """Read and validate a results file (an empty list if it does not exist yet)."""
+    return _read_rows(path, ResultRow)
 
 
 def record(profile: str, rows: list[dict], path: str | Path | None = None) -> list[ResultRow]:
@@ -86,13 +102,8 @@ def record(profile: str, rows: list[dict], path: str | Path | None = None) -> li
     path = Path(path) if path is not None else results_path(profile)
     commit = git_commit()
     new = [ResultRow.model_validate({"profile": profile, "commit": commit, **r}) for r in rows]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(f".{path.name}.lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        keys = {(r.system, r.metric, r.profile) for r in new}
-        kept = [r for r in load_results(path) if (r.system, r.metric, r.profile) not in keys]
-        with atomic_path(path) as tmp:
-            tmp.write_text(json.dumps([r.model_dump() for r in kept + new], indent=1, allow_nan=False) + "\n")
+    keys = {(r.system, r.metric, r.profile) for r in new}
+    _replace_rows(path, ResultRow, new, lambda r: (r.system, r.metric, r.profile) in keys)
     return new
 
 
@@ -156,10 +167,7 @@ def claims_path(profile: str) -> Path:
 
 def load_claims(path: str | Path) -> list[ClaimRow]:
     """Read and validate a claims file (an empty list if it does not exist yet)."""
-    path = Path(path)
-    if not path.exists():
-        return []
-    return [ClaimRow.model_validate(r) for r in json.loads(path.read_text())]
+    return _read_rows(path, ClaimRow)
 
 
 def record_claims(profile: str, table: pd.DataFrame, notebook: str, section: str, metric: str = "ndcg@5",
@@ -170,12 +178,7 @@ def record_claims(profile: str, table: pd.DataFrame, notebook: str, section: str
     path = Path(path) if path is not None else claims_path(profile)
     commit = git_commit()
     new = [ClaimRow.model_validate({"profile": profile, "commit": commit, **r}) for r in claim_rows(table, notebook, section, metric)]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(f".{path.name}.lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        kept = [r for r in load_claims(path) if not (r.notebook == notebook and r.section == section and r.profile == profile)]
-        with atomic_path(path) as tmp:
-            tmp.write_text(json.dumps([r.model_dump() for r in kept + new], indent=1, allow_nan=False) + "\n")
+    _replace_rows(path, ClaimRow, new, lambda r: (r.notebook, r.section, r.profile) == (notebook, section, profile))
     return new
 
 
