@@ -127,3 +127,32 @@ def test_notebook_params_reads_a_params_file_kept_anywhere(tmp_path):
     path.write_text((ROOT / "params" / "smoke.yaml").read_text().replace("profile: smoke", "profile: mine"))
     params = notebook_params({"profile": "mine", "params_file": str(path), "seed": 5})
     assert params.profile == "mine" and params.seed == 5
+
+
+def test_removed_keys_are_unknown_and_recipes_are_checked(tmp_path, smoke_raw):
+    import copy
+
+    # the labels-only student trains in notebook 04 with the distill recipe; training lists add no negatives
+    for section, key, value in (("distill", "steps", 3), ("prep", "train_negatives", 3), ("prep", "negative_depth", 10)):
+        raw = copy.deepcopy(smoke_raw)
+        raw[section][key] = value
+        with pytest.raises(ParamsError, match=rf"{section}\.{key}: unknown key"):
+            load_params(_write(tmp_path, raw))
+    raw = copy.deepcopy(smoke_raw)
+    raw["labels_student"] = {"max_len": 32}
+    with pytest.raises(ParamsError, match="labels_student: unknown key"):
+        load_params(_write(tmp_path, raw))
+    raw = copy.deepcopy(smoke_raw)
+    del raw["distill"]["epochs"]
+    with pytest.raises(ParamsError, match=r"distill\.epochs: missing key"):
+        load_params(_write(tmp_path, raw))
+    # a recipe sets only what it names: the rest stays None (the distill section's value)
+    d = load_params(ROOT / "params" / "smoke.yaml").distill
+    assert d.epochs == 1 and d.seeds == 2 and len(d.recipes) == 1
+    assert d.recipes[0].model_dump() == {"max_len": 24, "pseudo_groups": None, "schedule": None, "epochs": None}
+    for bad, match in (({"max_len": 8}, "greater than or equal to 16"), ({"warmup": 0.2}, "unknown key"),
+                       ({"schedule": "step"}, "linear")):
+        raw = copy.deepcopy(smoke_raw)
+        raw["distill"]["recipes"] = [bad]
+        with pytest.raises(ParamsError, match=match):
+            load_params(_write(tmp_path, raw))

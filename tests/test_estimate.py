@@ -52,8 +52,27 @@ def test_cli_prints_a_table_and_refuses_an_unknown_gpu(capsys):
 
 
 def test_notebook_07_counts_its_grid_and_only_the_teacher_pairs_beyond_the_transfer_set():
-    cfg = load_params("params/default.yaml")  # 5 cells; BM25 to depth 50 (transfer set: 30), dense to 20
+    cfg = load_params("params/default.yaml")  # BM25 lists of the transfer set: depth 30
+    cells = ["ranknet-ranks-bm25-d20", "ranknet-ranks-dense-d20", "ranknet-ranks-bm25-d10", "ranknet-ranks-bm25-d50", "adrmse-ranks-bm25-d20"]
+    cfg = cfg.model_copy(update={"rank_distillm": cfg.rank_distillm.model_copy(update={"run": cells})})  # BM25 to depth 50, dense to 20
     stages = {s.name: s for s in estimate.profile_stages(cfg, n_queries=225)}
     rd = cfg.rank_distillm
     assert stages["07 5 grid students"].sequences == 5 * rd.steps * rd.groups_per_step * rd.group_size
     assert stages["07 teacher scores: first-stage lists beyond the transfer set"].sequences == 125 * ((50 - 30) + 20)
+
+
+def test_notebook_04_counts_every_seed_of_every_core_student_and_each_recipe():
+    cfg = load_params("params/smoke.yaml")
+    d = cfg.distill.model_copy(update={"epochs": 2, "pseudo_groups": 5, "groups_per_step": 3, "seeds": 2, "no_llm_student": True,
+                                       "recipes": [{"max_len": 24}, {"schedule": "constant"}]})
+    cfg = cfg.model_copy(update={"distill": d, "split": cfg.split.model_copy(update={"n_train": None}),
+                                 "models": cfg.models.model_copy(update={"students": {"bert6": cfg.models.students["bert6"]}})})
+    n_train = 30 - cfg.split.n_test - cfg.split.n_dev
+    stages = [s for s in estimate.profile_stages(cfg, n_queries=30) if s.name.startswith("04 bert6")]
+    assert len(stages) == 1
+    # ceil(2 epochs x (n_train + 5 pseudo groups) / 3 a step) steps; 5 students x 2 seeds + 2 recipes tried on dev
+    steps = -(-2 * (n_train + 5) // 3)
+    assert stages[0].sequences == 12 * steps * 3 * d.group_size
+    assert stages[0].name.startswith("04 bert6: 12 students") and "2 seeds" in stages[0].name and "2 recipes" in stages[0].name
+    without = cfg.model_copy(update={"distill": d.model_copy(update={"no_llm_student": False, "recipes": []})})
+    assert [s.sequences for s in estimate.profile_stages(without, n_queries=30) if s.name.startswith("04 bert6")] == [8 * steps * 3 * d.group_size]

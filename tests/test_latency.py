@@ -169,7 +169,11 @@ def test_compare_variants_reads_speed_up_quality_change_and_tolerance():
     assert t.index.tolist() == ["s", "s-fast", "s-bad"] and t.loc["s-fast", "speed-up vs eager fp32"] == 2.0
     assert t.loc["s-fast", "Δ ndcg@5"] == 0.0 and t.loc["s-fast", "max |score - eager|"] == 1.0 and t.loc["s-fast", "within tolerance"]
     assert t.loc["s-bad", "Δ ndcg@5"] < 0 and not t.loc["s-bad", "within tolerance"] and t.loc["s-bad", "score r with eager"] == pytest.approx(-1)
-    assert {(r["system"], r["metric"]) for r in got.rows} == {(n, m) for n in ("s-fast", "s-bad") for m in ("latency_ms@48", "ndcg@5", "pnr")}
+    assert t.loc["s-fast", "rank tau with eager"] == pytest.approx(1) and t.loc["s-bad", "rank tau with eager"] == pytest.approx(-1)
+    # every variant's latency and quality, and the eager student's quality under its own name (the front page's Δ base)
+    assert {(r["system"], r["metric"]) for r in got.rows} == ({(n, m) for n in ("s-fast", "s-bad") for m in ("latency_ms@48", "ndcg@5", "pnr")}
+                                                              | {("s-cpu-fp32", "ndcg@5"), ("s-cpu-fp32", "pnr")})
+    assert next(r["value"] for r in got.rows if r["system"] == "s-cpu-fp32" and r["metric"] == "ndcg@5") == t.loc["s", "test ndcg@5"]
     assert all(r["n_queries"] == 2 for r in got.rows if r["metric"] != "latency_ms@48")
 
 
@@ -188,7 +192,10 @@ def test_student_variants_export_time_and_score_the_saved_student(tmp_path):
     test = pd.DataFrame({"query": ["wing flutter", "shock waves"], "title": ["flutter of wings", "oblique shock"], "summary": ["", "a cone"]})
     eager = score_candidates(model, tok, test, 32, 2, "cpu")
     cfg = SimpleNamespace(latency=_lat(), distill=SimpleNamespace(max_len=32, batch_size=2), seed=0)
-    got = student_variants(cfg, tmp_path, "s", test, eager, "fp32", "cpu")
-    assert list(got) == ["s", "s-onnx", "s-onnx-int8"] and all(v.device == "cpu" and v.timing.repeats == 2 for v in got.values())
-    assert got["s"].scores is eager and (tmp_path / "students" / "s-onnx-int8" / "model.onnx").is_file()
+    got = student_variants(cfg, tmp_path, "s", test, "bf16", "cpu")  # a bf16 run (forced here where bf16 is emulated)
+    assert list(got) == ["s", "s-onnx", "s-onnx-int8", "s-cpu-bf16"] and all(v.device == "cpu" and v.timing.repeats == 2 for v in got.values())
+    assert (tmp_path / "students" / "s-onnx-int8" / "model.onnx").is_file()
+    # the eager student is scored in fp32 from the saved student whatever the run's precision; the bf16 variant in bf16
+    np.testing.assert_allclose(got["s"].scores, eager, atol=1e-6)
+    np.testing.assert_allclose(got["s-cpu-bf16"].scores, score_candidates(model, tok, test, 32, 2, "cpu", precision="bf16"), atol=1e-6)
     np.testing.assert_allclose(got["s-onnx"].scores, eager, atol=1e-4)

@@ -105,6 +105,19 @@ def test_kendall_per_query_and_pair_margins():
     assert m.iloc[:3][["t", "s"]].values.tolist() == [[1.0, 20.0], [2.0, 10.0], [1.0, -10.0]]
 
 
+def test_rank_agreement_is_the_mean_per_query_kendall_tau():
+    from distilrank.metrics import rank_agreement
+
+    # q1: of three pairs, (x, y) and (x, z) keep their order and (y, z) flips: tau = (2 - 1) / 3;
+    # q2: its one pair flips: tau = -1; q3: b is constant (tau undefined) and q4 has one candidate: both left out
+    df = pd.DataFrame({"query_id": ["q1"] * 3 + ["q2"] * 2 + ["q3"] * 2 + ["q4"],
+                       "a": [1.0, 2.0, 3.0, 1.0, 2.0, 1.0, 2.0, 5.0], "b": [1.0, 3.0, 2.0, 2.0, 1.0, 7.0, 7.0, 5.0]})
+    assert rank_agreement(df, "a", "b") == pytest.approx((1 / 3 - 1) / 2)
+    assert rank_agreement(df, "a", "a") == pytest.approx(1.0)
+    assert rank_agreement(df.assign(b=-df.a), "a", "b") == pytest.approx(-1.0)
+    assert np.isnan(rank_agreement(df[df.query_id == "q4"], "a", "b"))
+
+
 def test_ndcg_ideal_counts_relevant_documents_the_list_missed():
     # the list holds a (gain 3) and b (0); qrels also know c (gain 2), which the first stage missed
     df = _run([("q", "a", 3, 0.9), ("q", "b", 0, 0.1)])
@@ -161,3 +174,26 @@ def test_side_by_side_by_hand():
     assert metrics.side_by_side(b, a, 0.1).tolist() == ["good", "same", "bad"]
     with pytest.raises(ValueError, match="different queries"):
         metrics.side_by_side(b, a.iloc[:2], 0.1)
+
+
+def _seed_frame(order, ndcg, conc, disc, acc):
+    return pd.DataFrame({"query_id": order, "ndcg@5": ndcg, "ndcg@10": ndcg, "mrr@10": ndcg, "pair_accuracy": acc,
+                         "concordant": conc, "discordant": disc, "n_candidates": [3] * len(order)})
+
+
+def test_seed_mean_averages_each_query_over_seeds_in_the_first_frames_order():
+    # two seeds of one system on queries qb, qa (the second seed's frame lists them the other way round)
+    one = _seed_frame(["qb", "qa"], [0.2, 1.0], [1.0, 3.0], [2.0, 0.0], [1 / 3, 1.0])
+    two = _seed_frame(["qa", "qb"], [0.5, 0.6], [2.0, 3.0], [1.0, 0.0], [2 / 3, 1.0])
+    mean = metrics.seed_mean([one, two])
+    assert mean.query_id.tolist() == ["qb", "qa"]
+    assert mean["ndcg@5"].tolist() == pytest.approx([0.4, 0.75])  # qb (0.2 + 0.6) / 2, qa (1.0 + 0.5) / 2
+    assert mean.concordant.tolist() == pytest.approx([2.0, 2.5]) and mean.discordant.tolist() == pytest.approx([1.0, 0.5])
+    assert mean.pair_accuracy.tolist() == pytest.approx([2 / 3, 5 / 6])
+    # the corpus PNR is the ratio of the mean counts: (2 + 2.5) / (1 + 0.5)
+    assert metrics.aggregate(mean, "pnr") == pytest.approx(3.0)
+    assert metrics.seed_mean([one]) is one  # one seed: as it is
+    with pytest.raises(ValueError, match="different queries"):
+        metrics.seed_mean([one, _seed_frame(["qa", "qc"], [0.5, 0.6], [2.0, 3.0], [1.0, 0.0], [2 / 3, 1.0])])
+    with pytest.raises(ValueError, match="no per-query frames"):
+        metrics.seed_mean([])

@@ -9,11 +9,14 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
+import yaml
 from datasets import load_from_disk
 
 from distilrank import pagecheck, progress, results
+from distilrank.config import load_params
+from distilrank.metrics import rank_agreement
 from distilrank.paths import ROOT
-from distilrank.rankers import document_text, load_scores, score_candidates
+from distilrank.rankers import SEED_MARK, document_text, load_scores, score_candidates, scores_precision, seed_dirs
 from distilrank.results import load_results
 from distilrank.training import load_curve
 
@@ -75,8 +78,11 @@ def test_the_report_derives_claims_from_sections_that_exist():
         assert section in _headings(nbformat.read(ROOT / "notebooks" / f"{stem}.ipynb", as_version=4)), (stem, section)
 
 
+SMOKE_PRECISION = "fp32"  # the smoke chain forced to fp32, the paper-shaped one to bf16: both paths on every machine
+
+
 def _make(*args: str, outputs: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "DISTILRANK_PRECISION": SMOKE_PRECISION}  # papermill's kernels inherit it
     return subprocess.run(["make", "-C", str(ROOT), *args, "PROFILE=smoke", f"OUTPUTS={outputs}",
                            f"PYTHON={sys.executable}"], capture_output=True, text=True, env=env)
 
@@ -106,10 +112,12 @@ def test_smoke_chain_runs_every_notebook(tmp_path):
     # the evaluation protocol: dev/test lists are the BM25 top k and nothing else, and every
     # quality table has its references (random: chance; oracle: the recall ceiling, no finite PNR)
     prepared = load_from_disk(str(out / "prepared"))
-    for split in ("dev_candidates", "test_candidates"):
+    for split in ("dev_candidates", "test_candidates", "train_candidates", "train_groups"):  # training lists too: nothing added
         lists = prepared[split].to_pandas()
         assert set(lists.source) == {"bm25"} and (lists.bm25_rank.between(1, 10)).all(), split
         assert lists.groupby("query_id").size().max() <= 10
+    groups = prepared["train_groups"].to_pandas()
+    assert (groups.groupby("query_id").gain.max() > 0).all(), "a labelled group holds a relevant document"
     assert {"random", "oracle"} <= {r.system for r in rows}
     oracle = {r.metric: r.value for r in rows if r.system == "oracle"}
     assert "pnr" not in oracle and bm25["ndcg@5"].value <= oracle["ndcg@5"] <= 1
@@ -121,26 +129,40 @@ def test_smoke_chain_runs_every_notebook(tmp_path):
         assert (out / "cpt" / variant / "cpt" / "model.safetensors").is_file()
     # 03: the teachers, dense-minilm, the ensemble and its weights, saved rankers, cached scores, transfer set
     systems = {r.system for r in rows}
-    assert {"bm25", "dense-minilm", "bm25+dense-minilm", "teacher-no-cpt", "teacher-cpt", "teacher-ensemble", "bert6-labels"} <= systems
-    weights = json.loads((out / "teachers" / "ensemble.json").read_text())["teacher-ensemble"]
+    assert {"bm25", "dense-minilm", "bm25+dense-minilm", "teacher-no-cpt", "teacher-cpt", "teacher-ensemble"} <= systems
+    ensemble = json.loads((out / "teachers" / "ensemble.json").read_text())["teacher-ensemble"]
+    assert ensemble["method"] == "global" and set(ensemble["stats"]) == {"bm25_score", "dense_score", "teacher_score"}
+    weights = ensemble["weights"]
     assert set(weights) == {"bm25_score", "dense_score", "teacher_score"}
     assert sum(abs(w) for w in weights.values()) == pytest.approx(1.0)
-    assert (out / "students" / "bert6-labels" / "model.safetensors").is_file()
     assert (out / "teachers" / "teacher-cpt" / "score_head.safetensors").is_file()
     transfer = load_from_disk(str(out / "transfer"))
     assert set(transfer) >= {"train", "dev", "test", "pseudo"}
     assert transfer["test"].num_rows == load_from_disk(str(out / "prepared"))["test_candidates"].num_rows
-    for column in ("teacher_score", "dense_score", "ensemble_score"):
+    for column in ("teacher_score", "dense_score", "ensemble_score", "no_llm_score"):
         assert np.isfinite(transfer["train"].to_pandas()[column]).all(), column
-    # 04: three distilled students, their rows, and reloading reproduces the cached test scores
-    for name in ("bert6-point", "bert6-margin", "bert6-hybrid"):
-        assert {"pnr", "ndcg@5", "ndcg@10", "ndcg@5_share_of_teacher"} <= {r.metric for r in rows if r.system == name}
-        assert load_curve(out / "scores" / name)["steps"] == 3
+    # 04: a recipe chosen on dev; five core students (labels, three distilled, the hybrid without the LLM), each
+    # with every seed, one budget: distill.epochs passes over the training queries and the recipe's pseudo groups
+    smoke = load_params(ROOT / "params" / "smoke.yaml")
+    recipe = json.loads((out / "students" / "recipe.json").read_text())
+    assert recipe["max_len"] in {smoke.distill.max_len, *[r.max_len for r in smoke.distill.recipes if r.max_len]}
+    n_groups = transfer["train"].to_pandas().query_id.nunique() + recipe["pseudo_groups"]
+    budget = -(-smoke.distill.epochs * n_groups // smoke.distill.groups_per_step)  # students.budget_steps
+    for name in ("bert6-labels", "bert6-point", "bert6-margin", "bert6-hybrid", "bert6-hybrid-no-llm"):
+        assert {"pnr", "ndcg@5", "ndcg@10", "ndcg@5_share_of_teacher", "ndcg@5_seed_sd"} <= {r.metric for r in rows if r.system == name}, name
+        assert load_curve(out / "scores" / name)["steps"] == budget, name
+        assert (out / "students" / name / "model.safetensors").is_file(), name
         assert {"ndcg@5", "ndcg@10"} <= {r.metric for r in rows if r.system == f"{name}+bm25"}
-    _student_reloads_reproduce_cached_scores(out, "bert6-hybrid")
+        for cached in (name, f"{name}+bm25"):  # the first seed's cache and one per further seed
+            assert [p.name for p in seed_dirs(out / "scores", cached)] == [
+                cached, *[f"{cached}{SEED_MARK}{smoke.seed + k}" for k in range(1, smoke.distill.seeds)]], cached
+    batch_size = yaml.safe_load((ROOT / "params" / "smoke.yaml").read_text())["distill"]["batch_size"]
+    made_at, tau = _student_reloads_reproduce_cached_scores(out, "bert6-hybrid", batch_size)
+    assert made_at == SMOKE_PRECISION
+    assert tau >= FP32_BF16_MIN_TAU, f"bf16 rescoring of the fp32 student orders candidates differently (tau {tau:.3f})"
     # 05: every system with a bootstrap CI on every quality metric, and the hardware it ran on
     for system in ("random", "bm25", "dense-minilm", "teacher-no-cpt", "teacher-cpt", "teacher-ensemble", "bert6-labels",
-                   "bert6-point", "bert6-margin", "bert6-hybrid", "bert6-hybrid+bm25"):
+                   "bert6-point", "bert6-margin", "bert6-hybrid", "bert6-hybrid-no-llm", "bert6-hybrid+bm25"):
         got = {r.metric: r for r in rows if r.system == system}
         for metric in ("pnr", "ndcg@5", "ndcg@10", "mrr@10"):
             assert got[metric].ci_low is not None and got[metric].ci_low <= got[metric].value <= got[metric].ci_high, (system, metric)
@@ -156,14 +178,15 @@ def test_smoke_chain_runs_every_notebook(tmp_path):
     assert pool.rank_bm25.between(1, 8).all(), "the pool holds the BM25 top 8 and nothing else"
     for name in ("bert6-ranknet-ranks-bm25-d8", "bert6-adrmse-ranks-bm25-d8"):
         assert {"pnr", "ndcg@5", "ndcg@10"} <= {r.metric for r in rows if r.system == name}, name
-        assert load_curve(out / "scores" / name)["steps"] == 3
+        assert load_curve(out / "scores" / name)["steps"] == smoke.rank_distillm.steps
     # 08: the four curriculum students, each with the profile's steps and a curve point per round
     hardware = json.loads((out / "hardware.json").read_text())
-    assert hardware["precision"]["used"] in {"fp32", "bf16"} and hardware["precision"]["requested"] == "auto"
+    assert hardware["precision"]["used"] == hardware["precision"]["requested"] == SMOKE_PRECISION
+    assert hardware["precision"]["source"] == "DISTILRANK_PRECISION" and hardware["precision"]["profile"] == "auto"
     for name in ("bert6-uniform", "bert6-rebalanced", "bert6-curriculum", "bert6-curriculum-rebalanced"):
         assert {"pnr", "ndcg@5", "ndcg@10"} <= {r.metric for r in rows if r.system == name}, name
         curve = load_curve(out / "scores" / name)
-        assert curve["steps"] == 4 and [h["step"] for h in curve["history"]] == [2, 4], name
+        assert curve["steps"] == smoke.curriculum.steps == 4 and [h["step"] for h in curve["history"]] == [2, 4], name
     # 09: the simulated online evaluation: A/B changes, interleaving and side-by-side shares
     online = {(r.system, r.metric): r.value for r in rows}
     pair = "bert6-hybrid vs bert6-labels"
@@ -194,18 +217,32 @@ def test_smoke_chain_runs_every_notebook(tmp_path):
     assert again.returncode == 0, "make considers a stage out of date right after running it"
 
 
-def _student_reloads_reproduce_cached_scores(out: Path, name: str) -> None:
-    """Both loaders (transformers and sentence-transformers) give the scores cached at training."""
+FP32_BF16_MIN_TAU = 0.9  # the same model in fp32 and in bf16: mean per-query Kendall tau at least this
+
+
+def _student_reloads_reproduce_cached_scores(out: Path, name: str, batch_size: int = 32, cross_encoder: bool = True) -> tuple[str, float]:
+    """The saved student, reloaded (transformers), reproduces its cached test scores to 1e-4 when
+    rescored at the precision that made them (`scores_precision`; `batch_size` as the run scored);
+    with `cross_encoder`, sentence-transformers' `CrossEncoder` (always fp32) gives its fp32 scores to 1e-4. Returns that
+    precision and the rank agreement (mean per-query Kendall tau) between the student's fp32 and
+    bf16 scores (one of them the cache), for the caller to bound: no bound on raw fp32-vs-bf16
+    scores, which differ by more than 1e-4 (issue 24)."""
     from sentence_transformers import CrossEncoder
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     test = load_from_disk(str(out / "prepared"))["test_candidates"].to_pandas()
     cached = load_scores(out / "scores" / name, "test", test)
+    made_at = scores_precision(out / "scores" / name)
     path = str(out / "students" / name)
     model, tok = AutoModelForSequenceClassification.from_pretrained(path), AutoTokenizer.from_pretrained(path)
-    np.testing.assert_allclose(score_candidates(model, tok, test, tok.model_max_length, 32, "cpu"), cached, atol=1e-4)
+    rescore = lambda precision: score_candidates(model, tok, test, tok.model_max_length, batch_size, "cpu", precision=precision)  # noqa: E731
+    np.testing.assert_allclose(rescore(made_at), cached, atol=1e-4)
+    fp32 = cached if made_at == "fp32" else rescore("fp32")
     pairs = [(q, document_text(t, s)) for q, t, s in zip(test["query"], test["title"], test["summary"], strict=True)]
-    np.testing.assert_allclose(CrossEncoder(path, device="cpu").predict(pairs, batch_size=32), cached, atol=1e-4)
+    if cross_encoder:
+        np.testing.assert_allclose(CrossEncoder(path, device="cpu").predict(pairs, batch_size=batch_size), fp32, atol=1e-4)
+    bf16 = cached if made_at == "bf16" else rescore("bf16")
+    return made_at, rank_agreement(test.assign(fp32=fp32, bf16=bf16), "fp32", "bf16")
 
 
 @pytest.mark.slow

@@ -24,6 +24,12 @@ def test_cached_systems_name_the_ablation_present_and_keep_the_report_order(tmp_
     assert names[-3:] == ["bert6-labels+bm25", "bert6-point+bm25", "bert6-hybrid+bm25"]
     (tmp_path / "teacher-no-cpt").mkdir()
     assert offline.cached_systems(tmp_path, [], [])[2] == "teacher-no-cpt"
+    # the hybrid distilled without the LLM joins the core students (and their fusions) once it is cached
+    (tmp_path / "bert6-hybrid-no-llm").mkdir()
+    names = offline.cached_systems(tmp_path, ["bert6-point", "bert6-hybrid"], [])
+    assert names[names.index("bert6-labels"):] == ["bert6-labels", "bert6-point", "bert6-hybrid", "bert6-hybrid-no-llm", "bert6-labels+bm25",
+                                                   "bert6-point+bm25", "bert6-hybrid+bm25", "bert6-hybrid-no-llm+bm25"]
+    assert "bert6-point-no-llm" not in offline.cached_systems(tmp_path, ["bert6-point"], [])  # only a hybrid has one
 
 
 def test_load_test_scores_aligns_each_cache_to_the_lists(tmp_path):
@@ -45,6 +51,28 @@ def test_evaluate_systems_brackets_with_the_references_and_formats_intervals():
     fig = offline.plot_intervals(summary)
     assert len(fig.axes) == 4 and [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["random", "bm25", "oracle"]
     plt.close(fig)
+
+
+def test_evaluate_systems_reads_the_seed_mean_when_several_seeds_are_cached(tmp_path):
+    test = _lists()  # query a: gains 2, 0, 1; query b: gains 0, 0, 3
+    good, bad = np.array([3.0, 1.0, 2.0, 1.0, 2.0, 3.0]), np.array([1.0, 3.0, 2.0, 3.0, 2.0, 1.0])
+    save_scores({"test": test.assign(score=good)}, tmp_path / "s", precision="fp32")  # the first seed: the ideal order
+    save_scores({"test": test.assign(score=bad)}, tmp_path / "s@seed14", precision="fp32")  # a second seed: reversed
+    save_scores({"test": test.assign(score=good)}, tmp_path / "one", precision="fp32")  # one seed only
+    scores = offline.load_test_scores(test, tmp_path, ["s", "one"])
+    alone, _ = offline.evaluate_systems(test, test, scores, ["s"], n_resamples=50, seed=0)
+    per, summary = offline.evaluate_systems(test, test, scores, ["s", "one"], n_resamples=50, seed=0, scores_dir=tmp_path)
+    assert alone["s"]["ndcg@5"].tolist() == [1.0, 1.0]  # without scores_dir: the first seed's own metrics
+    # reversed (linear gains): a ranks d2 (0), d3 (1), d1 (2): (1/log2(3) + 2/log2(4)) / (2 + 1/log2(3)); b ranks d6 (3) last:
+    # (3/log2(4)) / 3 = 0.5; each query's seed mean averages that with the first seed's 1.0
+    reversed_ndcg = {"a": (1 / np.log2(3) + 1.0) / (2 + 1 / np.log2(3)), "b": 0.5}
+    assert per["s"].query_id.tolist() == ["a", "b"]
+    assert per["s"]["ndcg@5"].tolist() == pytest.approx([(1.0 + reversed_ndcg[q]) / 2 for q in "ab"])
+    # a has 3 pairs of different gains, b 2: the first seed orders all of them right, the second all wrong
+    assert per["s"].concordant.tolist() == [1.5, 1.0] and per["s"].discordant.tolist() == [1.5, 1.0]
+    assert summary["s"].set_index("metric").loc["ndcg@5", "value"] == pytest.approx(per["s"]["ndcg@5"].mean())
+    assert summary["s"].set_index("metric").loc["pnr", "value"] == pytest.approx(1.0)
+    assert per["one"]["ndcg@5"].tolist() == [1.0, 1.0] and per["bm25"].equals(alone["bm25"])  # one cache: its own metrics
 
 
 def _per(values):

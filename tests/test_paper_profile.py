@@ -3,6 +3,7 @@ and BERT students built here, a TREC-style collection in a temporary folder, and
 outside params/ with paper.yaml's switches (hub variant, LoRA on a bf16 backbone, gradient
 checkpointing, the LLM teacher alone), run through `make replicate PARAMS=...` at smoke sizes."""
 
+import json
 import os
 import subprocess
 import sys
@@ -19,7 +20,8 @@ from distilrank.results import load_results
 from distilrank.tiny import save_tiny_bert, save_tiny_decoder, write_trec
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-SIZED = ("split", "prep", "cpt", "teacher", "labels_student", "distill", "curriculum", "report", "latency")
+PAPER_PRECISION = "bf16"  # forced: this chain runs the bf16 path on every machine (emulated without native bf16: tiny models, seconds)
+SIZED = ("split", "prep", "cpt", "teacher", "distill", "curriculum", "report", "latency")
 
 
 def paper_shaped_profile(folder) -> dict:
@@ -41,7 +43,8 @@ def paper_shaped_profile(folder) -> dict:
     profile["models"] = {"teacher": str(decoder), "students": {"bert12": str(bert), "bert6": str(bert)}, "dense": "minilm-l6"}
     profile["cpt"] = {**smoke["cpt"], "variants": ["hub"], "lr": {"hub": "5e-3"}, "pseudo_examples": 0}  # 5e-3 as users write it
     profile["teacher"] = {**smoke["teacher"], "variant_lr": {}, "pseudo_groups": 0, "lr": "1e-3"}
-    profile["distill"] = {**smoke["distill"], "teacher": "llm", "pseudo_groups": 0}
+    profile["distill"] = {**smoke["distill"], "teacher": "llm", "pseudo_groups": 0,
+                          "seeds": 1, "recipes": [], "no_llm_student": False}  # two networks x four students: seeds and recipes run in the smoke chain
     profile["rank_distillm"] = {**smoke["rank_distillm"], "losses": paper["rank_distillm"]["losses"], "first_stages": ["bm25"],
                                 "run": ["kl-ranks-bm25-d5", "infonce-ranks-bm25-d8"]}  # paper's BM25-only grid, two cells
     assert profile["llm"]["finetune"] == "lora" and profile["llm"]["gradient_checkpointing"], "paper.yaml's switches"
@@ -56,7 +59,8 @@ def start_chain(folder) -> subprocess.Popen:
     params = folder / "mine" / "paper-tiny.yaml"
     params.parent.mkdir()
     params.write_text(yaml.safe_dump(profile, sort_keys=False))
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+           "DISTILRANK_PRECISION": PAPER_PRECISION}  # papermill's kernels inherit it
     log = (folder / "make.log").open("w")  # a file, not a pipe: a full pipe would stall make
     return subprocess.Popen(["make", "-C", str(ROOT), "replicate", f"PARAMS={params}", f"OUTPUTS={folder / 'outputs'}",
                              f"PYTHON={sys.executable}"], stdout=log, stderr=subprocess.STDOUT, text=True, env=env,
@@ -76,11 +80,25 @@ def test_paper_shaped_profile_runs_every_notebook_offline(paper_chain):
     teacher, _ = load_ranker(out / "teachers" / "teacher-cpt")
     assert not any("lora_" in n for n, _ in teacher.named_parameters())
     assert not list((out / "cpt" / "hub" / "cpt").glob("adapter_*")), "CPT's adapters are merged into the saved decoder"
+    from test_notebooks import (  # tests/ is on sys.path (pytest's prepend import mode)
+        FP32_BF16_MIN_TAU,
+        _student_reloads_reproduce_cached_scores,
+    )
+
     from distilrank.prep import load_prepared
 
     test = load_prepared(out / "prepared")["test_candidates"].to_pandas()
     for system in ("teacher-cpt", "bert12-hybrid", "bert6-hybrid", "bert6-labels"):
         assert np.isfinite(load_scores(out / "scores" / system, "test", test)).all(), system
+    # every notebook ran in bf16, forced by the environment; the saved student reproduces its bf16 cache
+    hardware = json.loads((out / "hardware.json").read_text())["precision"]
+    assert hardware["used"] == hardware["requested"] == PAPER_PRECISION and hardware["source"] == "DISTILRANK_PRECISION"
+    batch_size = yaml.safe_load((tmp_path / "mine" / "paper-tiny.yaml").read_text())["distill"]["batch_size"]
+    # (no CrossEncoder check here: the tiny word-level tokenizer gives CrossEncoder no token_type_ids, so its
+    # scores differ from the student's with segments, whatever the precision; the smoke chain checks CrossEncoder)
+    made_at, tau = _student_reloads_reproduce_cached_scores(out, "bert6-hybrid", batch_size, cross_encoder=False)
+    assert made_at == PAPER_PRECISION
+    assert tau >= FP32_BF16_MIN_TAU, f"the student rescored in fp32 orders candidates unlike its bf16 cache (tau {tau:.3f})"
     rows = load_results(out / "results.json")
     assert {r.profile for r in rows} == {"paper-tiny"}
     measured = {r.system for r in rows if r.metric == "ndcg@5"}

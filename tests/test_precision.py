@@ -56,3 +56,18 @@ def test_cuda_bf16_counts_native_support_only(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: calls.setdefault("emulation", including_emulation) and True)
     assert precision.cuda_has_bf16() is False and calls["emulation"] is False
+
+
+def test_the_environment_variable_overrides_the_profile():
+    assert precision.requested("auto", {}) == ("auto", "profile")
+    assert precision.requested("auto", {"DISTILRANK_PRECISION": ""}) == ("auto", "profile")  # empty: unset
+    assert precision.requested("auto", {"DISTILRANK_PRECISION": "bf16"}) == ("bf16", "DISTILRANK_PRECISION")
+    assert precision.requested("bf16", {"DISTILRANK_PRECISION": "auto"}) == ("auto", "DISTILRANK_PRECISION")
+    with pytest.raises(ValueError, match="DISTILRANK_PRECISION='bf17'"):
+        precision.requested("auto", {"DISTILRANK_PRECISION": "bf17"})
+    forced = precision.describe("bf16", "bf16", "cpu", native_bf16=False, source="DISTILRANK_PRECISION", profile_value="auto")
+    assert forced["requested"] == "bf16" and forced["source"] == "DISTILRANK_PRECISION" and forced["profile"] == "auto"
+    assert "forced by DISTILRANK_PRECISION over the profile's auto" in forced["summary"] and "emulates" in forced["summary"]
+    auto = precision.describe("auto", "fp32", "cpu", native_bf16=False, source="DISTILRANK_PRECISION", profile_value="bf16")
+    assert "no native bf16" in auto["summary"] and "forced by DISTILRANK_PRECISION" in auto["summary"]
+    assert precision.describe("fp32", "fp32", "cpu", native_bf16=True)["source"] == "profile"

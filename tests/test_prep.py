@@ -30,14 +30,19 @@ def test_cpt_examples_keep_clicked_nonempty_docs(tiny_collection):
     assert rows[0]["title"] == "wing flutter" and rows[0]["gain"] == 4
 
 
-def test_train_groups_hold_judged_docs_and_seeded_bm25_negatives(tiny_collection, index):
-    rows = prep.train_groups(tiny_collection, index, ["2"], n_negatives=1, depth=5, seed=0)
-    judged = [r for r in rows if r["source"] == "judged"]
-    negs = [r for r in rows if r["source"] == "bm25_negative"]
-    assert {r["doc_id"] for r in judged} == {"d2", "d4", "d6"}
-    assert len(negs) == 1 and negs[0]["doc_id"] not in tiny_collection.qrels["2"]
-    assert negs[0]["gain"] == 0 and negs[0]["bm25_rank"] >= 1
-    assert rows == prep.train_groups(tiny_collection, index, ["2"], n_negatives=1, depth=5, seed=0)
+def test_labelled_groups_hold_nothing_outside_the_first_stage_top_k(tiny_collection, index):
+    lists = prep.eval_candidates(tiny_collection, index, ["1", "2", "3"], depth=2)
+    groups = prep.first_stage_groups(lists)
+    top = {(r["query_id"], r["doc_id"]) for r in lists}
+    assert groups and {(r["query_id"], r["doc_id"]) for r in groups} <= top
+    assert all(r["source"] == "bm25" for r in groups)
+    # every kept query has a relevant document in its list; a list of gains 0 is left out whole
+    kept = {r["query_id"] for r in groups}
+    assert kept == {q for q in {r["query_id"] for r in lists} if any(r["gain"] > 0 for r in lists if r["query_id"] == q)}
+    # d5 is judged relevant for query 1 but BM25 leaves it out of the top 2: it is not added
+    assert ("1", "d5") not in {(r["query_id"], r["doc_id"]) for r in groups}
+    with pytest.raises(ValueError, match="not from the first stage"):
+        prep.first_stage_groups(prep.eval_candidates(tiny_collection, index, ["1"], depth=1, add_judged=True))
 
 
 def test_eval_candidates_are_the_first_stage_top_k_only(tiny_collection, index):
@@ -104,3 +109,22 @@ def test_an_arrow_corpus_is_saved_without_python_rows(tmp_path):
     prep.save_prepared({"corpus": table}, tmp_path / "p")
     assert prep.load_prepared(tmp_path / "p")["corpus"].to_list() == [{"doc_id": "a", "title": "t", "summary": "x y"},
                                                                      {"doc_id": "b", "title": "", "summary": "z"}]
+
+
+def test_pseudo_query_candidates_carry_their_titles(tiny_collection, index):
+    rows = prep.pseudo_query_groups(tiny_collection, index, n_queries=2, depth=2, seed=0)
+    assert rows == prep.pseudo_query_groups(tiny_collection, index, n_queries=2, depth=2, seed=0)  # seeded
+    groups = {}
+    for r in rows:
+        groups.setdefault(r["query_id"], []).append(r)
+    assert len(groups) == 2 and all(len(g) <= 3 for g in groups.values())
+    for qid, g in groups.items():
+        source = tiny_collection.docs[qid.removeprefix("t")]
+        assert g[0]["doc_id"] == source.doc_id and g[0]["gain"] == 1 and g[0]["source"] == "title_source"
+        assert all(r["query"] == source.title and r["gain"] == 0 and r["source"] == "bm25" for r in g[1:])
+        # every candidate is shown as a test pair shows a document: its own title and summary
+        for r in g:
+            doc = tiny_collection.docs[r["doc_id"]]
+            assert (r["title"], r["summary"]) == (doc.title, doc.body), r["doc_id"]
+    assert "d6" not in {q.removeprefix("t") for q in groups}  # no title: never a pseudo-query
+    assert prep.pseudo_query_groups(tiny_collection, index, 0, 2, 0) == []

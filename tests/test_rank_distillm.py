@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from distilrank import losses, rank_distillm
+from distilrank import fusion, losses, rank_distillm
 from distilrank.bm25 import BM25Index
 from distilrank.config import LOSS_NAMES, RankDistillmParams
 from distilrank.data import Doc
@@ -125,10 +125,24 @@ def test_cell_frame_takes_the_top_k_and_nothing_else_with_rank_or_score_targets(
     scores = cell_frame(pool, Cell("ranknet", "scores", "dense", 3), "teacher_score", None, "global")
     assert scores.groupby("query_id").size().to_dict() == {"q1": 3, "q2": 2}
     assert scores.target.mean() == pytest.approx(0.0) and scores.target.std(ddof=0) == pytest.approx(1.0)
-    # the ensemble teacher: its fusion z-scored within the cell's own list
-    ens = cell_frame(pool, Cell("ranknet", "scores", "bm25", 2), "teacher_score", {"bm25_score": 1.0, "teacher_score": 1.0}, "none")
+    # the ensemble teacher, global: each score standardised with fixed statistics, so a pair's target is
+    # the same in every cell's list; b of q1 is in BM25's top 2 and dense's top 3, a of q2 too
+    glob = fusion.Fusion({"bm25_score": 0.5, "teacher_score": 0.5}, {"bm25_score": (2.0, 1.0), "teacher_score": (0.5, 0.2)})
+    bm25_cell = cell_frame(pool, Cell("ranknet", "scores", "bm25", 2), "teacher_score", glob, "none").set_index(["query_id", "doc_id"])
+    dense_cell = cell_frame(pool, Cell("ranknet", "scores", "dense", 3), "teacher_score", glob, "none").set_index(["query_id", "doc_id"])
+    # b: 0.5 * (2 - 2) / 1 + 0.5 * (0.1 - 0.5) / 0.2 = -1; a of q2: 0.5 * 0 + 0.5 * (0.4 - 0.5) / 0.2 = -0.25
+    for cell in (bm25_cell, dense_cell):
+        assert cell.target[("q1", "b")] == pytest.approx(-1.0) and cell.target[("q2", "a")] == pytest.approx(-0.25)
+    # the per-query ablation: z-scores within the cell's own list, so b's target moves with its list
+    per_query = fusion.Fusion({"bm25_score": 1.0, "teacher_score": 1.0})
+    ens = cell_frame(pool, Cell("ranknet", "scores", "bm25", 2), "teacher_score", per_query, "none")
     q1 = ens[ens.query_id == "q1"]  # bm25 3, 2 -> z +1, -1; teacher 0.2, 0.1 -> +1, -1
     assert q1.target.tolist() == pytest.approx([2.0, -2.0])
+    deep = cell_frame(pool, Cell("ranknet", "scores", "dense", 3), "teacher_score", per_query, "none").set_index(["query_id", "doc_id"])
+    # dense's q1 list b, d, c: bm25 2, 0.5, 1 and teacher 0.1, 0.5, 0.9, z-scored there
+    bm, te = np.array([2.0, 0.5, 1.0]), np.array([0.1, 0.5, 0.9])
+    assert deep.target[("q1", "b")] == pytest.approx((bm[0] - bm.mean()) / bm.std() + (te[0] - te.mean()) / te.std())
+    assert deep.target[("q1", "b")] != pytest.approx(-2.0)
     with pytest.raises(ValueError, match="no training pairs"):
         cell_frame(pool.assign(rank_bm25=0), Cell("ranknet", "ranks", "bm25", 2), "teacher_score", None, "none")
 

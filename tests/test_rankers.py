@@ -61,16 +61,27 @@ def test_encode_pairs_decoder_ends_with_the_end_token():
 
 
 def test_cross_encoder_saved_loads_in_both_loaders_with_the_same_scores(tmp_path):
+    from pathlib import Path
+
     import pandas as pd
+    from safetensors.torch import load_file
     from sentence_transformers import CrossEncoder
-    from transformers import AutoTokenizer
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from distilrank.backbones import model_path
     from distilrank.rankers import cross_encoder, load_ranker, save_ranker, score_candidates
+    from distilrank.student_head import MeanPoolCrossEncoder
 
     start = model_path("minilm-l6")
     torch.manual_seed(0)
     model, tok = cross_encoder(start), AutoTokenizer.from_pretrained(start)
+    # the mean-pooled student holds every encoder weight of the checkpoint (keys without `bert.`);
+    # only the fresh score layer is new, and the pooler (CLS + tanh) is not used
+    assert type(model) is MeanPoolCrossEncoder
+    checkpoint = {k: v for k, v in load_file(str(Path(start) / "model.safetensors")).items() if not k.startswith("pooler.")}
+    params = dict(model.named_parameters())
+    assert set(params) - {f"bert.{k}" for k in checkpoint} == {"score.weight", "score.bias"}
+    assert all(torch.equal(p, checkpoint[k.removeprefix("bert.")]) for k, p in params.items() if k.startswith("bert."))
     df = pd.DataFrame({"query": ["wing flutter", "heat transfer in a boundary layer"] * 2,
                        "title": ["flutter of wings", "slip flow", "heat", "shock"],
                        "summary": ["a long summary about flutter " * 20, "", "laminar boundary layer", "waves"]})
@@ -78,9 +89,27 @@ def test_cross_encoder_saved_loads_in_both_loaders_with_the_same_scores(tmp_path
     save_ranker(model, tok, tmp_path / "s", max_len=24)
     again, tok2 = load_ranker(tmp_path / "s")
     np.testing.assert_allclose(score_candidates(again, tok2, df, 24, 2, "cpu"), expected, atol=1e-5)
+    auto = AutoModelForSequenceClassification.from_pretrained(str(tmp_path / "s"))
+    assert type(auto) is MeanPoolCrossEncoder
+    np.testing.assert_allclose(score_candidates(auto, tok2, df, 24, 2, "cpu"), expected, atol=1e-5)
     ce = CrossEncoder(str(tmp_path / "s"), device="cpu")
     pairs = [(q, f"{t} {s}".strip()) for q, t, s in zip(df["query"], df.title, df.summary, strict=True)]
     np.testing.assert_allclose(ce.predict(pairs), expected, atol=1e-5)
+
+
+def test_head_parameter_names_of_each_ranker_kind(tiny_scorer):
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from distilrank.rankers import head_parameter_names
+    from distilrank.student_head import MeanPoolConfig, MeanPoolCrossEncoder
+
+    tiny = dict(vocab_size=30, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, num_labels=1)
+    assert head_parameter_names(tiny_scorer) == {"head.weight", "head.bias"}
+    assert head_parameter_names(MeanPoolCrossEncoder(MeanPoolConfig(**tiny))) == {"score.weight", "score.bias"}
+    assert head_parameter_names(BertForSequenceClassification(BertConfig(**tiny))) == {
+        "classifier.weight", "classifier.bias", "bert.pooler.dense.weight", "bert.pooler.dense.bias"}
+    with pytest.raises(ValueError, match="no known head"):
+        head_parameter_names(torch.nn.Linear(2, 1))
 
 
 def test_pad_batch_segments_follow_the_first_sep():
@@ -103,6 +132,41 @@ def test_load_scores_aligns_by_query_and_document(tmp_path):
         load_scores(tmp_path / "s", "dev", df)
     with pytest.raises(FileNotFoundError, match="run the notebook"):
         load_scores(tmp_path / "nothing", "test", df)
+
+
+def test_cached_scores_say_which_precision_made_them(tmp_path, monkeypatch):
+    import json
+
+    import pandas as pd
+
+    from distilrank import rankers
+    from distilrank.rankers import load_scores, save_scores, scores_precision
+
+    df = pd.DataFrame({"query_id": ["1", "2"], "doc_id": ["a", "a"], "gain": [1, 0], "score": [0.5, 0.25]})
+    save_scores({"test": df}, tmp_path / "s", precision="bf16")
+    assert scores_precision(tmp_path / "s") == "bf16"
+    assert json.loads((tmp_path / "s" / rankers.SCORES_META).read_text()) == {"precision": "bf16"}
+    np.testing.assert_allclose(load_scores(tmp_path / "s", "test", df), [0.5, 0.25])
+    save_scores({"test": df}, tmp_path / "s")  # fp32 unless told: a rewrite replaces data and precision together
+    assert scores_precision(tmp_path / "s") == "fp32"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s"], "no temporary directory left beside the cache"
+    with pytest.raises(ValueError, match="precision must be one of"):
+        save_scores({"test": df}, tmp_path / "t", precision="auto")  # a resolved precision, never auto
+    with pytest.raises(FileNotFoundError, match="no cached scores"):
+        scores_precision(tmp_path / "nothing")
+    (tmp_path / "s" / rankers.SCORES_META).unlink()
+    with pytest.raises(FileNotFoundError, match="re-run the notebook"):
+        scores_precision(tmp_path / "s")
+
+    # a run that dies after the new scores are written but before their precision: the old cache stays whole
+    save_scores({"test": df}, tmp_path / "u", precision="bf16")
+    monkeypatch.setattr(rankers, "SCORES_META", "missing-folder/scores_meta.json")  # writing it fails
+    with pytest.raises(FileNotFoundError):
+        save_scores({"test": df.assign(score=[9.0, 9.0])}, tmp_path / "u", precision="fp32")
+    monkeypatch.undo()
+    assert scores_precision(tmp_path / "u") == "bf16"
+    np.testing.assert_allclose(load_scores(tmp_path / "u", "test", df), [0.5, 0.25])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s", "u"]
 
 
 def test_encode_frame_tokenises_a_frame_once_per_tokenizer(monkeypatch):
@@ -140,3 +204,15 @@ def test_encode_frame_cache_is_bounded_in_pairs(monkeypatch):
     rankers.encode_frame(tok, df, 16, decoder=False)
     rankers.encode_frame(tok, df.assign(query=["c", "d"]), 16, decoder=False)  # 4 pairs > 3: the first goes
     assert len(rankers._ENCODED) == 1
+
+
+def test_seed_dirs_list_the_first_seed_then_the_others_by_number(tmp_path):
+    from distilrank.rankers import SEED_MARK, seed_dirs
+
+    assert SEED_MARK == "@seed"
+    for name in ("s", "s@seed14", "s@seed10", "s@seed9", "s+bm25", "s+bm25@seed9", "s-no-llm@seed9", "other@seed3"):
+        (tmp_path / name).mkdir()
+    # numerically: @seed9 before @seed10 (a string sort would put 10 first); neither s+bm25 nor s-no-llm is a seed of s
+    assert seed_dirs(tmp_path, "s") == [tmp_path / "s", tmp_path / "s@seed9", tmp_path / "s@seed10", tmp_path / "s@seed14"]
+    assert seed_dirs(tmp_path, "s+bm25") == [tmp_path / "s+bm25", tmp_path / "s+bm25@seed9"]
+    assert seed_dirs(tmp_path, "alone") == [tmp_path / "alone"]  # one seed: the name's own cache, whether or not it exists

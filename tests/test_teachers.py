@@ -1,3 +1,4 @@
+import json
 import re
 
 import numpy as np
@@ -5,7 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
-from distilrank import teachers
+from distilrank import fusion, teachers
 from distilrank.training import TrainedSystem
 
 
@@ -46,10 +47,10 @@ def test_pick_teacher_prefers_the_better_dev_ranking():
 
 def test_learning_curves_and_costs_skip_the_alias():
     s = _system({}, history=[{"step": 2, "dev ndcg@5": 0.3}, {"step": 4, "dev ndcg@5": 0.4}])
-    curves = teachers.learning_curves({"teacher-cpt-a": s, "teacher-cpt": s, "bert6-labels": s})
-    assert list(curves.system.unique()) == ["teacher-cpt-a", "bert6-labels"] and list(curves.step) == [2, 4, 2, 4]
-    costs = teachers.cost_table({"bert6-labels": s})
-    assert costs.loc["bert6-labels", "parameters"] == 3 and costs.loc["bert6-labels", "total minutes"] == 1.0
+    curves = teachers.learning_curves({"teacher-cpt-a": s, "teacher-cpt": s, "teacher-no-cpt": s})
+    assert list(curves.system.unique()) == ["teacher-cpt-a", "teacher-no-cpt"] and list(curves.step) == [2, 4, 2, 4]
+    costs = teachers.cost_table({"teacher-no-cpt": s})
+    assert costs.loc["teacher-no-cpt", "parameters"] == 3 and costs.loc["teacher-no-cpt", "total minutes"] == 1.0
 
 
 def test_fit_ensembles_fuses_every_list_and_saves_weights(tmp_path):
@@ -63,11 +64,27 @@ def test_fit_ensembles_fuses_every_list_and_saves_weights(tmp_path):
     assert {"teacher_score", "ensemble_score", "no_llm_score"} <= set(ens.lists["test"].columns)
     assert "teacher_score" not in lists["test"]  # the input lists are left as they were
     assert (tmp_path / "teachers" / "ensemble.json").is_file() and (tmp_path / "scores" / "teacher-ensemble").is_dir()
+    # both fusions are global, standardised with the training split's BM25 rows, and saved whole
+    saved = json.loads((tmp_path / "teachers" / "ensemble.json").read_text())
+    for name, col in teachers.FUSIONS:
+        f = ens.fusions[name]
+        assert f.method == "global" and fusion.Fusion.from_dict(saved[name]) == f
+        assert f.stats["bm25_score"] == pytest.approx((lists["train"].bm25_score.mean(), lists["train"].bm25_score.std(ddof=0)))
+        np.testing.assert_allclose(ens.lists["test"][col], fusion.fuse(ens.lists["test"], f))
+    assert ens.weights == ens.fusions["teacher-ensemble"].weights
     table = teachers.weight_table(ens)
     assert table.loc["dense-minilm", "bm25+dense-minilm"] == pytest.approx(ens.weights_no_llm["dense_score"])
     assert table.loc["LLM teacher (teacher-cpt)", "bm25+dense-minilm"] == 0
     transfer = teachers.save_transfer(ens.lists, tmp_path)
-    assert "no_llm_score" not in transfer["train"] and (tmp_path / "transfer" / "dataset_dict.json").is_file()
+    # the fusion without the LLM stays in the transfer set: notebook 04 distils it too (bert6-hybrid-no-llm)
+    assert (tmp_path / "transfer" / "dataset_dict.json").is_file()
+    from distilrank.prep import load_prepared
+
+    saved = load_prepared(tmp_path / "transfer")
+    assert set(saved) == set(lists)
+    for split in lists:
+        assert {"teacher_score", "ensemble_score", "no_llm_score"} <= set(transfer[split].columns) <= set(saved[split].column_names)
+        np.testing.assert_allclose(saved[split].to_pandas().no_llm_score, ens.lists[split].no_llm_score)
     counts = teachers.transfer_counts(transfer)
     assert counts.loc["train", "pairs scored"] == 12 and counts.loc["train", "judged pairs"] == 6
 
@@ -76,16 +93,17 @@ def test_evaluate_systems_orders_tests_and_claims():
     dev, test = _lists(("d1", "d2")), _lists(("e1", "e2", "e3", "e4"))
     perfect = {"dev": dev.gain.to_numpy(dtype=float), "test": test.gain.to_numpy(dtype=float)}
     worst = {k: -v for k, v in perfect.items()}
-    scores = {"teacher-cpt-a": perfect, "teacher-cpt": perfect, "teacher-no-cpt": worst, "bert6-labels": worst,
+    scores = {"teacher-cpt-a": perfect, "teacher-cpt": perfect, "teacher-no-cpt": worst,
               "teacher-ensemble": perfect, "bm25+dense-minilm": worst}
     ev = teachers.evaluate_systems({"dev": dev, "test": test}, scores, pd.concat([dev, test]), seed=0)
     assert ev.order == ["random", "bm25", "dense-minilm", "bm25+dense-minilm", "teacher-cpt-a", "teacher-cpt", "teacher-no-cpt",
-                        "teacher-ensemble", "bert6-labels", "oracle"]
-    assert list(ev.table.index[:2]) == [("dev", "random"), ("dev", "bm25")] and len(ev.table) == 20
+                        "teacher-ensemble", "oracle"]  # notebook 03 trains no student: bert6-labels is notebook 04's
+    assert list(ev.table.index[:2]) == [("dev", "random"), ("dev", "bm25")] and len(ev.table) == 18
     assert ev.table.loc[("test", "teacher-cpt"), "ndcg@5"] == pytest.approx(1.0)
     assert pd.isna(ev.table.loc[("test", "bm25"), "p vs bm25 (ndcg@5)"]) and pd.isna(ev.table.loc[("dev", "teacher-cpt"), "p vs bm25 (ndcg@5)"])
     shown = teachers.shown_table(ev.table)
     assert shown.loc[("test", "bm25"), "p vs bm25 (ndcg@5)"] == "" and re.fullmatch(r"\d\.\de[+-]\d\d", shown.loc[("test", "teacher-no-cpt"), "p vs bm25 (pnr)"])
     claims = teachers.claims(ev.per, "a", "teacher-no-cpt")
     assert claims.loc["CPT helps the teacher (teacher-cpt-a beats teacher-no-cpt)", "verdict"] == "holds"
-    assert claims.loc["teacher-ensemble beats bert6-labels", "Δ"] > 0 and len(claims) == 7
+    assert claims.loc["the LLM adds to the fusion (teacher-ensemble beats bm25+dense-minilm)", "verdict"] == "holds"
+    assert not claims.index.str.contains("bert6-labels").any() and len(claims) == 6

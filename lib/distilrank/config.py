@@ -99,10 +99,8 @@ class PrepParams(_Section):
     """What notebook 01 builds from the collection (`distilrank.prep`)."""
 
     cpt_min_gain: int = Field(2, ge=1, description="'clicked' = judged with at least this gain")
-    train_negatives: int = Field(ge=0, description="BM25 hard negatives per training query")
-    negative_depth: int = Field(ge=1, description="negatives are drawn from this BM25 depth")
     eval_depth: int = Field(ge=1, description="BM25 top-k per dev/test query: the re-ranked list, nothing added")
-    train_depth: int = Field(ge=1, description="BM25 top-k per training query for the transfer set (judged docs added)")
+    train_depth: int = Field(ge=1, description="BM25 top-k per training query: its training list (nothing added)")
     pseudo_queries: int = Field(ge=0, description="documents whose title becomes a pseudo-query")
     pseudo_depth: int = Field(ge=1, description="BM25 candidates per pseudo-query")
     show_examples: int = Field(3, ge=0)
@@ -146,7 +144,17 @@ class CPTParams(_Section):
         return self
 
 
-class RankTrainParams(_Section):
+class _Recipe(_Section):
+    """How a ranker trains (`distilrank.training.train_groups`): the head's own learning rate (a
+    fresh head starts near zero and must grow to the targets' scale faster than a pretrained encoder
+    may move), the schedule after a linear warmup over `warmup` of the steps."""
+
+    head_lr: float | None = Field(None, gt=0, description="learning rate of the score head (None: lr)")
+    schedule: Literal["linear", "cosine", "constant"] = Field("linear", description="decay after warmup")
+    warmup: float = Field(0.1, ge=0, lt=1, description="share of the steps with a linear warmup")
+
+
+class RankTrainParams(_Recipe):
     """Group-wise ranking training (`distilrank.training`): one query's candidates per group."""
 
     max_len: int = Field(ge=16)
@@ -173,12 +181,26 @@ class TeacherParams(RankTrainParams):
         return self.model_copy(update={"lr": self.variant_lr.get(variant, self.lr)})
 
 
-class DistillParams(_Section):
-    """Notebook 04: distilling the teacher's cached transfer-set scores into BERT students.
+class Recipe(_Section):
+    """One candidate recipe notebook 04 tries on dev (`distill.recipes`): what it sets overrides
+    the `distill` section's value."""
 
-    Every distilled student trains for `steps` steps of `groups_per_step` groups of `group_size`
-    candidates, on the same sampled groups in the same order (one seed), so the losses compare
-    like for like; set `steps` to the labels-only student's step count for the same budget.
+    max_len: int | None = Field(None, ge=16)
+    pseudo_groups: int | None = Field(None, ge=0)
+    schedule: Literal["linear", "cosine", "constant"] | None = None
+    epochs: int | None = Field(None, ge=1, description="e.g. more passes with fewer pseudo-query groups, for the same steps")
+
+
+class DistillParams(_Recipe):
+    """Notebook 04: distilling the teacher's cached transfer-set scores into BERT students, and the
+    labels-only student at the same recipe and budget.
+
+    A student trains `epochs` passes over its groups (every training query and every picked
+    pseudo-query once per pass), `groups_per_step` groups of `group_size` candidates a step; every
+    student of a seed sees the same groups in the same order, and the labels-only student takes as
+    many steps. `recipes` are tried on dev first (the hybrid loss, the first seed); the best on dev
+    NDCG@5 sets `max_len`, `pseudo_groups` and `schedule` for every student. The core students
+    (labels, point, margin, hybrid) train with `seeds` seeds each (`seed`, `seed + 1`, ...).
     """
 
     teacher: Literal["llm", "ensemble"] = Field(
@@ -186,8 +208,12 @@ class DistillParams(_Section):
     max_len: int = Field(ge=16)
     group_size: int = Field(ge=2)
     groups_per_step: int = Field(1, ge=1)
-    steps: int = Field(ge=1, description="optimiser steps per student (the budget)")
+    epochs: int = Field(ge=1, description="passes over the training groups per student (the budget)")
     lr: float = Field(gt=0)
+    pooling: Literal["mean", "cls"] = Field("mean", description="student head: mean-pooled state -> linear, or CLS -> tanh pooler -> linear")
+    seeds: int = Field(1, ge=1, description="training seeds of each core student (claims read the seed average)")
+    recipes: list[Recipe] = Field(default_factory=list, description="recipes tried on dev; the best sets every student's")
+    no_llm_student: bool = Field(True, description="also distil bm25+dense-minilm (no LLM) into a hybrid student")
     normalise: Literal["none", "global", "query"] = Field(
         description="teacher scores before MSE: as they are, z-scored over the transfer set, or per query")
     margin_weight: float = Field(1.0, ge=0, description="hybrid = Point-MSE + margin_weight * Margin-MSE")
@@ -203,7 +229,7 @@ FIRST_STAGES = Literal["bm25", "dense", "fused"]
 TARGET_KINDS = Literal["scores", "ranks"]
 
 
-class RankDistillmParams(_Section):
+class RankDistillmParams(_Recipe):
     """Notebook 07: Rank-DistiLLM's practices (`distilrank.rank_distillm`).
 
     The grid is `losses` x `targets` x `first_stages` x `depths`; a cell is named
@@ -391,7 +417,6 @@ class Params(_Section):
     cpt: CPTParams
     llm: LLMParams = Field(default_factory=LLMParams)
     teacher: TeacherParams
-    labels_student: RankTrainParams
     distill: DistillParams
     rank_distillm: RankDistillmParams
     curriculum: CurriculumParams

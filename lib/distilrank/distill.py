@@ -1,36 +1,24 @@
-"""Distillation: the teacher's cached transfer-set scores as regression targets, and notebook 04's
-students trained on them and read against the teacher.
+"""Distillation targets: the teacher's cached transfer-set scores as regression targets.
 
 Notebook 03 scored the transfer set once (`outputs/<profile>/transfer/`): the LLM teacher's scores
-in column `teacher_score`, `teacher-ensemble`'s in `ensemble_score`. `distill.teacher` picks one
-(`TEACHERS`); here those scores become each candidate's `target`: normalised (MSE reads absolute
-values, and a teacher's scale is arbitrary) and grouped by query for `distilrank.training`.
-
-Notebook 04's steps, one call each: `target_frame` (the targets), `train_students` (one student
-per loss of `DISTILL_LOSSES`, same data order and seed), `evaluate_on_test` (every system on the
-test lists, the students fused with BM25), `paired_tests` and `claims_table` (the paper's claims),
-`learning_curves` and `curve_summary` (dev NDCG@5 during training); `plot_*` draw its figures.
+in column `teacher_score`, `teacher-ensemble`'s in `ensemble_score`, `bm25+dense-minilm`'s in
+`no_llm_score`, each a function of (query, document) alone (`distilrank.fusion`'s global
+standardisation). `distill.teacher` picks one (`TEACHERS`); here those scores become each
+candidate's `target`: normalised by one affine map fitted on the whole transfer set (MSE reads
+absolute values, and a teacher's scale is arbitrary). `target_frame` builds the frame;
+`distilrank.students` trains and evaluates notebook 04's students on it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from transformers import AutoTokenizer
 
-from distilrank import backbones, fusion, losses, metrics, rankers, results
 from distilrank.fusion import zscore_per_query
-from distilrank.runtime import set_seed
-
-if TYPE_CHECKING:
-    from distilrank.training import TrainedSystem
 
 NORMALISATIONS = ("none", "global", "query")
 
@@ -134,17 +122,23 @@ def student_names(students: Iterable[str]) -> list[str]:
 # Notebook 04, section 1: the targets.
 
 def target_frame(transfer: dict[str, pd.DataFrame], params, seed: int) -> tuple[pd.DataFrame, dict]:
-    """The students' training frame and the teacher's normaliser.
+    """The students' targets over the whole transfer set and the teacher's normaliser.
 
-    `params` is the profile's `distill` section (`teacher`, `pseudo_groups`, `normalise`). The frame
-    is `transfer_frame` with each candidate's normalised `target`, its `kind` (training query or
-    title pseudo-query) and `label` (judged relevant or other); the normaliser is `fit_normaliser`'s
-    statistics with the teacher's name and column (notebook 05 reads it back to put the teacher's
-    test scores on the students' scale)."""
+    `params` is the profile's `distill` section (`teacher`, `normalise`). The frame is
+    `transfer_frame` with every title pseudo-query (a recipe picks its share later,
+    `students.student_frame`), each candidate's normalised `target`, `target_no_llm` (the same
+    map fitted on `bm25+dense-minilm`'s scores, when the transfer set has them), its `kind`
+    (training query or title pseudo-query) and `label` (judged relevant or other). The normaliser
+    is fitted once on the whole transfer set, so a pair's target does not depend on which groups a
+    recipe picks; notebook 05 reads it back to put the teacher's test scores on the students' scale."""
     teacher_name, teacher_col = teacher_of(params.teacher)
-    train_df = transfer_frame(transfer, params.pseudo_groups, seed, column=teacher_col)
+    pseudo = transfer.get("pseudo")
+    n_pseudo = 0 if pseudo is None else pseudo.query_id.nunique()
+    train_df = transfer_frame(transfer, n_pseudo, seed, column=teacher_col)
     norm = {**fit_normaliser(train_df[teacher_col], params.normalise), "teacher": teacher_name, "column": teacher_col}
     train_df = train_df.assign(target=normalise(train_df, norm, column=teacher_col))
+    if "no_llm_score" in train_df.columns:
+        train_df = train_df.assign(target_no_llm=normalise(train_df, fit_normaliser(train_df["no_llm_score"], params.normalise), column="no_llm_score"))
     kind = np.where(train_df.query_id.isin(transfer["train"].query_id), "training query", "title pseudo-query")
     return train_df.assign(kind=kind, label=np.where(train_df.gain > 0, "judged relevant", "other")), norm
 
@@ -168,208 +162,3 @@ def plot_targets(train_df: pd.DataFrame, norm: dict) -> plt.Figure:
                  stat="density", common_norm=False, ax=axes[1])
     axes[1].set(title=f"targets after '{norm['method']}' normalisation (training queries)")
     return fig
-
-
-# Notebook 04, section 2: the students.
-
-def train_students(cfg, train_df: pd.DataFrame, eval_frames: dict[str, pd.DataFrame], qrels: pd.DataFrame, *,
-                   out: Path, device: str, precision: str) -> dict[str, TrainedSystem]:
-    """One student per `models.students` entry and loss of `DISTILL_LOSSES` (`<student>-<suffix>`),
-    each a fresh cross-encoder trained on `train_df`'s `target` for `distill.steps` steps by
-    `training.train_system`, seeded with `cfg.seed` right before it is built, so that every student
-    sees the same groups in the same order; saved under `out/students/<name>/`, its scores of every
-    frame of `eval_frames` under `out/scores/<name>/`. Returns the trained systems by name."""
-    from distilrank import training  # here, not at the top: training imports this module (pick_queries)
-
-    systems = {}
-    for student, source in cfg.models.students.items():
-        start = backbones.model_path(source)
-        for suffix, loss_name in DISTILL_LOSSES.items():
-            name = f"{student}-{suffix}"
-            set_seed(cfg.seed)
-            loss_fn = losses.make_loss(loss_name, **distill_loss_kwargs(suffix, cfg.distill.margin_weight))
-            systems[name] = training.train_system(
-                rankers.cross_encoder(start), AutoTokenizer.from_pretrained(start), train_df, cfg.distill, eval_frames,
-                seed=cfg.seed, device=device, work_dir=str(out / "trainer"), save_to=out / "students" / name,
-                scores_to=out / "scores" / name, target="target", loss_fn=loss_fn, steps=cfg.distill.steps, qrels=qrels, precision=precision)
-    return systems
-
-
-def budget_table(systems: Mapping[str, TrainedSystem], labels_run: dict, labels_loss: str) -> pd.DataFrame:
-    """What each student was given: loss, steps, training minutes and parameters, for the distilled
-    students (`train_students`) and then the labels-only student (`labels_run`: its cached
-    `training.load_curve`; the same network, so the same parameter count)."""
-    budget = pd.DataFrame({name: {"loss": DISTILL_LOSSES[name.rsplit("-", 1)[1]], "steps": s.history[-1]["step"],
-                                  "train minutes": s.timing["train minutes"], "parameters": backbones.n_parameters(s.model)}
-                           for name, s in systems.items()}).T
-    budget.loc[LABELS_STUDENT] = {"loss": labels_loss, "steps": labels_run["steps"], "train minutes": labels_run["timing"]["train minutes"],
-                                  "parameters": budget.iloc[0]["parameters"]}
-    return budget
-
-
-# Notebook 04, section 3: every system on test.
-
-@dataclass
-class TestEvaluation:
-    """Notebook 04's test evaluation (`evaluate_on_test`)."""
-
-    per: dict[str, pd.DataFrame]  # system -> per-query metrics (`metrics.evaluate_candidates`); random first, oracle last
-    summary: dict[str, pd.DataFrame]  # system -> `metrics.summarise`, indexed by metric
-    weights: dict[str, dict[str, float]]  # `<system>+bm25` -> its fusion weights (`fuse_with_bm25`)
-    table: pd.DataFrame  # `quality_table`
-
-
-def cached_test_scores(test: pd.DataFrame, out: Path) -> dict[str, np.ndarray]:
-    """The test scores notebook 03 left: BM25, `dense-minilm` and both teachers (columns of the
-    transfer set's test split) and the labels-only student (`out/scores/bert6-labels`)."""
-    return {"bm25": test.bm25_score.to_numpy(), "dense-minilm": test.dense_score.to_numpy(),
-            "teacher-cpt": test.teacher_score.to_numpy(), "teacher-ensemble": test.ensemble_score.to_numpy(),
-            LABELS_STUDENT: rankers.load_scores(out / "scores" / LABELS_STUDENT, "test", test)}
-
-
-def fuse_with_bm25(train_scores: Mapping[str, np.ndarray], test_scores: Mapping[str, np.ndarray], train_lists: pd.DataFrame,
-                   test: pd.DataFrame, out: Path) -> tuple[dict[str, dict[str, float]], dict[str, np.ndarray]]:
-    """Each system of `train_scores` fused with BM25 (`<name>+bm25`): the weights fitted on its
-    scores of the training queries' BM25 lists (`train_lists`, `fusion.fit_weights`), applied to its
-    test scores; the fused test scores are cached under `out/scores/<name>+bm25`. Returns (weights,
-    fused test scores), both by fused name."""
-    weights, fused = {}, {}
-    for name, tr in train_scores.items():
-        weights[f"{name}+bm25"] = w = fusion.fit_weights(train_lists.assign(student=tr), ["student", "bm25_score"])
-        fused[f"{name}+bm25"] = fusion.fuse(test.assign(student=test_scores[name]), w)
-        rankers.save_scores({"test": test.assign(score=fused[f"{name}+bm25"])}, out / "scores" / f"{name}+bm25")
-    return weights, fused
-
-
-def quality_table(summary: Mapping[str, pd.DataFrame], teacher: str) -> pd.DataFrame:
-    """PNR, NDCG@5 and NDCG@10 of every system with its 95% interval (`metrics.format_interval`), and the
-    share of the teacher's NDCG@5 each system keeps (none for the references)."""
-    teacher_ndcg = summary[teacher].loc["ndcg@5", "value"]
-    rows = []
-    for name, s in summary.items():
-        row = {"system": name}
-        for m in ("pnr", "ndcg@5", "ndcg@10"):
-            row[m] = metrics.format_interval(s.loc[m, "value"], s.loc[m, "ci_low"], s.loc[m, "ci_high"])
-        row[f"share of {teacher} ndcg@5"] = s.loc["ndcg@5", "value"] / teacher_ndcg if teacher_ndcg > 0 and name not in metrics.REFERENCES else np.nan
-        rows.append(row)
-    return pd.DataFrame(rows).set_index("system")
-
-
-def evaluate_on_test(systems: Mapping[str, TrainedSystem], test: pd.DataFrame, train_lists: pd.DataFrame, qrels: pd.DataFrame, *,
-                     out: Path, seed: int, teacher: str) -> TestEvaluation:
-    """Every system of notebook 04 on the test lists: `random`, the cached ones
-    (`cached_test_scores`), the distilled students, the labels-only and distilled students fused
-    with BM25 (`fuse_with_bm25`, fitted on `train_lists`) and `oracle`, each with its per-query
-    metrics and bootstrap summary (`seed`), and the `quality_table` against `teacher`."""
-    refs = metrics.evaluate_references(test, qrels, seed=seed)
-    scores = cached_test_scores(test, out)
-    scores.update({name: s.scores["test"] for name, s in systems.items()})
-    train_scores = {LABELS_STUDENT: rankers.load_scores(out / "scores" / LABELS_STUDENT, "train", train_lists),
-                    **{name: s.scores["train"] for name, s in systems.items()}}
-    weights, fused = fuse_with_bm25(train_scores, scores, train_lists, test, out)
-    scores.update(fused)
-    per = {"random": refs["random"], **{name: metrics.evaluate_candidates(test.assign(score=sc), qrels=qrels) for name, sc in scores.items()},
-           "oracle": refs["oracle"]}
-    summary = {name: metrics.summarise(pq, seed=seed).set_index("metric") for name, pq in per.items()}
-    return TestEvaluation(per, summary, weights, quality_table(summary, teacher))
-
-
-def weights_table(weights: Mapping[str, dict[str, float]]) -> pd.DataFrame:
-    """The `<system>+bm25` fusion weights, one row each."""
-    return pd.DataFrame(weights).T.rename(columns={"student": "student weight", "bm25_score": "bm25 weight"})
-
-
-def result_rows(evaluation: TestEvaluation, students: Sequence[str], teacher: str) -> list[dict]:
-    """The rows notebook 04 records: every metric of the distilled students and of the fused systems
-    (`results.summary_rows`), then each distilled student's `ndcg@5_share_of_teacher`."""
-    rows = [row for name in [*students, *evaluation.weights] for row in results.summary_rows(name, evaluation.summary[name].reset_index())]
-    return rows + [{"system": name, "metric": "ndcg@5_share_of_teacher", "value": float(evaluation.table.loc[name, f"share of {teacher} ndcg@5"]),
-                    "ci_low": None, "ci_high": None, "n_queries": len(evaluation.per[name])} for name in students]
-
-
-def comparisons(students: Iterable[str], teacher: str, with_labels: bool = True) -> list[tuple[str, str]]:
-    """The (a, b) pairs the paper's claims rest on, per `models.students` key: the hybrid against each
-    single loss, every distilled student against the labels-only student (`with_labels`), the
-    hybrid against its teacher."""
-    pairs = []
-    for student in students:
-        hybrid = f"{student}-hybrid"
-        pairs += [(hybrid, f"{student}-point"), (hybrid, f"{student}-margin")]
-        if with_labels:
-            pairs += [(f"{student}-{suffix}", LABELS_STUDENT) for suffix in DISTILL_LOSSES]
-        pairs.append((hybrid, teacher))
-    return pairs
-
-
-def paired_tests(per: Mapping[str, pd.DataFrame], students: Iterable[str], teacher: str) -> pd.DataFrame:
-    """Paired t-tests (`metrics.paired_test`) on NDCG@5 and pair accuracy for each of `comparisons`,
-    one row per comparison, each p-value on its own (no correction)."""
-    tests = []
-    for a, b in comparisons(students, teacher, with_labels=LABELS_STUDENT in per):
-        nd, pa = metrics.paired_test(per[a], per[b], "ndcg@5"), metrics.paired_test(per[a], per[b], "pair_accuracy")
-        tests.append({"comparison": f"{a} vs {b}", "Δ ndcg@5": nd["diff"], "p (ndcg@5)": nd["p"],
-                      "Δ pair accuracy": pa["diff"], "p (pair accuracy)": pa["p"], "queries": nd["n_queries"]})
-    return pd.DataFrame(tests).set_index("comparison")
-
-
-def claims_table(per: Mapping[str, pd.DataFrame], summary: Mapping[str, pd.DataFrame], students: Iterable[str], teacher: str,
-                 keep: float = 0.9) -> pd.DataFrame:
-    """The paper's claims with a paired test on NDCG@5 each (`metrics.claim`), per `models.students`
-    key: the hybrid beats each single loss, every distilled student beats the labels-only student,
-    the hybrid (alone and fused) beats BM25, and the hybrid keeps `keep` of the teacher's NDCG@5 (a
-    threshold on the share, its test against the teacher beside it)."""
-    teacher_ndcg = summary[teacher].loc["ndcg@5", "value"]
-    claims = []
-    for student in students:
-        h = f"{student}-hybrid"
-        claims += [metrics.claim(f"{h} beats {student}-point", per[h], per[f"{student}-point"]),
-                   metrics.claim(f"{h} beats {student}-margin", per[h], per[f"{student}-margin"])]
-        claims += [metrics.claim(f"{student}-{suffix} beats {LABELS_STUDENT}", per[f"{student}-{suffix}"], per[LABELS_STUDENT])
-                   for suffix in DISTILL_LOSSES]
-        claims.append(metrics.claim(f"{h} beats bm25", per[h], per["bm25"]))
-        claims.append(metrics.claim(f"{h}+bm25 beats bm25", per[f"{h}+bm25"], per["bm25"]))
-        kept = metrics.claim(f"{h} keeps >= {keep:.0%} of {teacher}'s NDCG@5", per[h], per[teacher])
-        share = summary[h].loc["ndcg@5", "value"] / teacher_ndcg
-        kept["verdict"] = f"{'holds' if share >= keep else 'fails'} (share {share:.2f}; vs teacher: {kept['verdict']})"
-        claims.append(kept)
-    return pd.DataFrame(claims).set_index("claim")
-
-
-# Notebook 04, section 4: learning curves.
-
-def learning_curves(systems: Mapping[str, TrainedSystem], labels_history: Sequence[dict]) -> pd.DataFrame:
-    """One row per learning-curve point (`system`, `step`, `dev ndcg@5`, `dev pnr`): the distilled
-    students, then the labels-only student (its cached history)."""
-    return pd.DataFrame([{"system": name, **h} for name, s in systems.items() for h in s.history]
-                        + [{"system": LABELS_STUDENT, **h} for h in labels_history])
-
-
-def dev_references(dev: pd.DataFrame, qrels: pd.DataFrame, teacher: str, teacher_col: str, seed: int) -> dict[str, float]:
-    """Dev NDCG@5 of the teacher (its column `teacher_col`), BM25 and `random` (seeded): the
-    learning curves' reference lines."""
-    return {f"{teacher} (dev)": metrics.aggregate(metrics.evaluate_candidates(dev.assign(score=dev[teacher_col]), qrels=qrels), "ndcg@5"),
-            "bm25 (dev)": metrics.aggregate(metrics.evaluate_candidates(dev, score="bm25_score", qrels=qrels), "ndcg@5"),
-            "random (dev)": metrics.aggregate(metrics.evaluate_references(dev, qrels, seed=seed)["random"], "ndcg@5")}
-
-
-def plot_learning_curves(curve: pd.DataFrame, dev_ref: Mapping[str, float], budget: int) -> plt.Figure:
-    """Dev NDCG@5 against the step, one line per student, with the `dev_references` lines and the
-    budget's end (`distill.steps`) marked."""
-    fig, ax = plt.subplots(figsize=(8, 3.8))
-    sns.lineplot(curve, x="step", y="dev ndcg@5", hue="system", marker="o", ax=ax)
-    for (name, value), style in zip(dev_ref.items(), ["--", ":", "-."], strict=True):
-        ax.axhline(value, ls=style, c="grey", label=name)
-    ax.axvline(budget, c="k", lw=0.8, label="budget (distill.steps)")
-    ax.set(title="dev NDCG@5 during training: distilled students vs the labels-only student")
-    ax.legend(fontsize=8)
-    return fig
-
-
-def curve_summary(curve: pd.DataFrame, target: float) -> pd.DataFrame:
-    """Per system: dev NDCG@5 at its curve's last step and the steps it would need to reach `target`
-    (BM25 on dev), extrapolated by `training.steps_to_reach` and rounded to tens."""
-    from distilrank.training import steps_to_reach  # here, not at the top: training imports this module
-
-    need = {name: steps_to_reach(g.to_dict("records"), target) for name, g in curve.groupby("system")}
-    return pd.DataFrame({"dev ndcg@5 at the end": curve.sort_values("step").groupby("system")["dev ndcg@5"].last(),
-                         "steps to reach bm25 on dev (extrapolated)": pd.Series(need, dtype=float).round(-1)})

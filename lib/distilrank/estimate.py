@@ -117,12 +117,12 @@ def profile_stages(cfg: Any, teacher_shape: str = "llm-7b", student_shapes: dict
         Stage("03 teacher scores: transfer set, dev/test", teacher_shape, False,
               n_train * cfg.prep.train_depth + (variants + 1) * n_eval * depth, t.max_len, t.batch_size),
     ]
-    labels = cfg.labels_student
-    stages.append(Stage("03 bert6-labels", students.get("bert6", "bert-6"), True, n_train * labels.epochs * labels.group_size,
-                        labels.max_len, labels.group_size * labels.groups_per_step))
+    d_steps = -(-d.epochs * (n_train + d.pseudo_groups) // d.groups_per_step)  # students.budget_steps
+    core = (5 if d.no_llm_student else 4) * d.seeds + len(d.recipes)  # labels, point, margin, hybrid (, no-llm) x seeds, + the recipes tried on dev
     for name in cfg.models.students:
-        stages.append(Stage(f"04 {name}: point, margin, hybrid", students.get(name, "bert-12"), True,
-                            3 * d.steps * d.groups_per_step * d.group_size, d.max_len, d.group_size * d.groups_per_step))
+        stages.append(Stage(f"04 {name}: {core} students (labels, point, margin, hybrid{', no-llm' if d.no_llm_student else ''} x {d.seeds} seeds; "
+                            f"{len(d.recipes)} recipes on dev)", students.get(name, "bert-12"), True,
+                            core * d_steps * d.groups_per_step * d.group_size, d.max_len, d.group_size * d.groups_per_step))
     rd = cfg.rank_distillm
     cells = rank_distillm.selected_cells(rd)
     new_pairs = n_train * sum(max(0, k - cfg.prep.train_depth) if stage == "bm25" else k for stage, k in rank_distillm.stage_depths(cells).items())

@@ -322,12 +322,17 @@ class Variant:
     scores: np.ndarray
 
 
-def student_variants(cfg, out: Path, student_name: str, test: pd.DataFrame, eager_scores: np.ndarray, precision: str,
-                     device: str) -> dict[str, Variant]:
-    """The eager fp32 student on the CPU (with its cached `eager_scores`), its ONNX export and the
-    int8-quantised copy (saved as `out/students/<student_name>-onnx[-int8]`), bf16 autocast on a CPU
-    whose `precision` is bf16, and fp32 / fp16 / bf16 copies on a GPU: each timed on one batch and
-    scoring every `test` candidate."""
+def student_variants(cfg, out: Path, student_name: str, test: pd.DataFrame, precision: str, device: str) -> dict[str, Variant]:
+    """The eager fp32 student on the CPU, its ONNX export and the int8-quantised copy (saved as
+    `out/students/<student_name>-onnx[-int8]`), bf16 autocast on a CPU when the run's `precision`
+    is bf16 (`<student_name>-cpu-bf16`), and fp32 / fp16 / bf16 copies on a GPU: each timed on one
+    batch and scoring every `test` candidate.
+
+    Every variant's scores are computed here from the saved student (`out/students/<student_name>`)
+    at what the variant names: the eager student's in fp32, whatever precision the run trained and
+    cached its scores at (a bf16 run's cached scores are not fp32 scores); the `-cpu-bf16`
+    variant's rescored under bf16 autocast at the run's batch size and length (`cfg.distill`), as
+    the run scored its cached ones: the same computation, so the same scores on the same machine."""
     lat, dist = cfg.latency, cfg.distill
     on_gpu = device == "cuda"
     student_path = out / "students" / student_name
@@ -338,6 +343,7 @@ def student_variants(cfg, out: Path, student_name: str, test: pd.DataFrame, eage
 
     student_cpu = rankers.load_ranker(student_path)[0]  # the saved fp32 student: every variant starts from it
     cpu_batch = random_batch(student_tok.vocab_size, lat.batch_size, lat.seq_len, cfg.seed, True)
+    eager_scores = rankers.score_candidates(student_cpu, student_tok, test, dist.max_len, dist.batch_size, "cpu", desc=student_name)  # fp32
     variants = {student_name: Variant("cpu", timed(torch_runner(student_cpu, cpu_batch, "cpu")), eager_scores)}
     onnx_dir = export_onnx(student_cpu, student_tok, out / "students" / f"{student_name}-onnx", max_len=dist.max_len)
     int8_dir = quantize_int8(onnx_dir, out / "students" / f"{student_name}-onnx-int8")
@@ -345,7 +351,7 @@ def student_variants(cfg, out: Path, student_name: str, test: pd.DataFrame, eage
         ranker = OnnxRanker(path)
         variants[path.name] = Variant("cpu", timed(onnx_runner(ranker.session, cpu_batch)),
                                       rankers.score_candidates(ranker, ranker.tokenizer, test, dist.max_len, dist.batch_size, "cpu", desc=path.name))
-    if precision == "bf16" and not on_gpu:  # this CPU computes bf16 natively: the eager student under bf16 autocast, as the run trains and scores
+    if precision == "bf16" and not on_gpu:  # the eager student under bf16 autocast, as the run trains and scores (native, or forced)
         name = f"{student_name}-cpu-bf16"
         variants[name] = Variant("cpu", timed(torch_runner(student_cpu, cpu_batch, "cpu", precision)),
                                  rankers.score_candidates(student_cpu, student_tok, test, dist.max_len, dist.batch_size, "cpu", desc=name, precision=precision))
@@ -370,9 +376,12 @@ class VariantComparison:
 def compare_variants(variants: dict[str, Variant], eager_scores: np.ndarray, test: pd.DataFrame, qrels: pd.DataFrame,
                      student_name: str, lat: LatencyParams) -> VariantComparison:
     """Each variant's speed-up against the eager fp32 student on its device, its test NDCG@5 and PNR
-    and their change from the eager student's, its scores' correlation with and largest distance
-    from the eager scores, and whether both changes are within `lat.tolerance_ndcg5` /
-    `lat.tolerance_pnr`; rows (latency, ndcg@5, pnr) for every variant but the eager student."""
+    and their change from the eager student's (`eager_scores`: the eager fp32 student's, e.g.
+    `variants[student_name].scores`), its scores' correlation with, rank agreement with (mean
+    per-query Kendall tau, `metrics.rank_agreement`) and largest distance from the eager scores,
+    and whether both changes are within `lat.tolerance_ndcg5` / `lat.tolerance_pnr`; rows
+    (latency, ndcg@5, pnr) for every variant but the eager student, and the eager student's quality
+    as `<student>-cpu-fp32` (its latency is notebook 06's student row)."""
     eager_per = metrics.evaluate_candidates(test.assign(score=eager_scores), qrels=qrels)
     eager_q = {m: metrics.aggregate(eager_per, m) for m in ("ndcg@5", "pnr")}
     table, records = [], []
@@ -383,9 +392,12 @@ def compare_variants(variants: dict[str, Variant], eager_scores: np.ndarray, tes
         table.append({"variant": name, "device": v.device, "median ms": v.timing.median_ms, "speed-up vs eager fp32": base / v.timing.median_ms,
                       "test ndcg@5": q["ndcg@5"], "Δ ndcg@5": q["ndcg@5"] - eager_q["ndcg@5"], "test pnr": q["pnr"], "Δ pnr": q["pnr"] - eager_q["pnr"],
                       "score r with eager": float(np.corrcoef(v.scores, eager_scores)[0, 1]),
+                      "rank tau with eager": metrics.rank_agreement(test.assign(variant=v.scores, eager=eager_scores), "variant", "eager"),
                       "max |score - eager|": float(np.abs(v.scores - eager_scores).max()),
                       "within tolerance": abs(q["ndcg@5"] - eager_q["ndcg@5"]) <= lat.tolerance_ndcg5 and abs(q["pnr"] - eager_q["pnr"]) <= lat.tolerance_pnr})
+        n = int(per.query_id.nunique())
         if name != student_name:
-            n = int(per.query_id.nunique())
             records += [_row(name, f"latency_ms@{lat.batch_size}", v.timing.median_ms), _row(name, "ndcg@5", q["ndcg@5"], n), _row(name, "pnr", q["pnr"], n)]
+        elif v.device == "cpu":  # the saved (first-seed) student itself, eager fp32: what the deployed variants are compared with
+            records += [_row(f"{name}-cpu-fp32", "ndcg@5", q["ndcg@5"], n), _row(f"{name}-cpu-fp32", "pnr", q["pnr"], n)]
     return VariantComparison(table=pd.DataFrame(table).set_index("variant"), rows=records)

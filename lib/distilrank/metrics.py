@@ -171,12 +171,38 @@ def adjust_pvalues(pvalues: Sequence[float]) -> np.ndarray:
     return out
 
 
+def seed_mean(per_seed: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Per-query metrics averaged over training seeds (`evaluate_candidates` frames of one system
+    trained with several seeds, on the same lists): each query's NDCG, MRR and pair accuracy are
+    the seeds' mean, its concordant / discordant counts too (so the corpus PNR is the ratio of
+    the seeds' mean counts). Claims about a system trained with several seeds are tested on
+    these: one seed is an anecdote. One frame comes back as it is."""
+    if not per_seed:
+        raise ValueError("seed_mean: no per-query frames")
+    if len(per_seed) == 1:
+        return per_seed[0]
+    queries = [set(f.query_id) for f in per_seed]
+    if any(q != queries[0] for q in queries[1:]):
+        raise ValueError("seed_mean: the seeds were evaluated on different queries")
+    order = per_seed[0].query_id
+    mean = pd.concat(per_seed).groupby("query_id", sort=False).mean(numeric_only=True)
+    return mean.reindex(order).reset_index()
+
+
 def kendall_per_query(df: pd.DataFrame, a: str, b: str) -> pd.Series:
     """Kendall's tau-b between score columns `a` and `b` within each query (nan where either is
     constant): how faithfully one ranker orders a query's candidates like another."""
     taus = {qid: stats.kendalltau(g[a], g[b]).statistic if len(g) > 1 else np.nan
             for qid, g in df.groupby("query_id", sort=False)}
     return pd.Series(taus, name=f"kendall {a} vs {b}", dtype=np.float64)
+
+
+def rank_agreement(df: pd.DataFrame, a: str, b: str) -> float:
+    """Mean over queries of Kendall's tau-b between score columns `a` and `b` (`kendall_per_query`;
+    queries where either is constant are left out, nan when every query is): whether two ways of
+    scoring, e.g. the same model in fp32 and in bf16, order each query's candidates alike. 1 is
+    the same order everywhere."""
+    return float(kendall_per_query(df, a, b).mean())
 
 
 def pair_margins(df: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:

@@ -37,9 +37,10 @@ def cached_systems(scores_dir: Path, students: Sequence[str], cpt_variants: Iter
     ablation = next((n for n in ABLATIONS if (Path(scores_dir) / n).is_dir()), None)
     if ablation is None:
         raise FileNotFoundError(f"no cached scores of {' or '.join(ABLATIONS)} in {scores_dir}: run notebook 03")
+    no_llm = [f"{s}-no-llm" for s in students if s.endswith("-hybrid") and (Path(scores_dir) / f"{s}-no-llm").is_dir()]
+    core = [LABELS_STUDENT, *students, *no_llm]
     return ["dense-minilm", "bm25+dense-minilm", ablation, "teacher-cpt", *[f"teacher-cpt-{v}" for v in cpt_variants],
-            "teacher-ensemble", LABELS_STUDENT, *students,
-            *[f"{n}+bm25" for n in [LABELS_STUDENT, *students]]]
+            "teacher-ensemble", *core, *[f"{n}+bm25" for n in core]]
 
 
 def load_test_scores(test: pd.DataFrame, scores_dir: Path, names: Iterable[str]) -> dict[str, np.ndarray]:
@@ -51,12 +52,20 @@ def load_test_scores(test: pd.DataFrame, scores_dir: Path, names: Iterable[str])
 
 
 def evaluate_systems(test: pd.DataFrame, qrels: pd.DataFrame, scores: Mapping[str, np.ndarray], systems: Sequence[str], *,
-                     n_resamples: int, seed: int) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
+                     n_resamples: int, seed: int, scores_dir: Path | None = None) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
     """Per-query metrics of every scored system and of the `random` and `oracle` references
     (`seed`), and the bootstrap summary (`n_resamples`, `seed`) of each of `systems`, in that
-    order. Returns (per-query metrics, summaries), both by system."""
+    order. With `scores_dir`, a system with several seeds' caches (`rankers.seed_dirs`) gets the
+    seed mean of each query's metrics (`metrics.seed_mean`), as notebook 04 reports it. Returns
+    (per-query metrics, summaries), both by system."""
     per = {"random": None, **{name: metrics.evaluate_candidates(test.assign(score=sc), qrels=qrels) for name, sc in scores.items()}}
     per.update(metrics.evaluate_references(test, qrels, seed=seed))
+    if scores_dir is not None:  # a system trained with several seeds: each query's metric is the seeds' mean (notebook 04)
+        for name in scores:
+            dirs = rankers.seed_dirs(scores_dir, name)
+            if len(dirs) > 1:
+                per[name] = metrics.seed_mean([metrics.evaluate_candidates(test.assign(score=rankers.load_scores(d, "test", test)), qrels=qrels)
+                                               for d in dirs])
     summary = {name: metrics.summarise(per[name], n_resamples=n_resamples, seed=seed) for name in systems}
     return per, summary
 

@@ -26,7 +26,10 @@ import onnxruntime as ort
 import torch
 from transformers import AutoConfig, AutoTokenizer
 
+from distilrank import student_head
 from distilrank.paths import atomic_dir
+
+student_head.register()  # an exported mean-pooled student's config names its model type
 
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 

@@ -4,14 +4,20 @@
 AMX-BF16, read from `/proc/cpuinfo`'s flags; a CUDA GPU that torch says supports bf16), and fp32
 otherwise: on a CPU without those instructions bf16 is emulated and many times slower than fp32.
 Training uses `Trainer`'s mixed precision (`trainer_flags`), scoring `autocast`; weights stay fp32.
+The environment variable `DISTILRANK_PRECISION` (same choices), when set, overrides the profile's
+`precision` (`requested`): the test suite runs one chain forced to fp32 and one forced to bf16, on
+any machine.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+from collections.abc import Mapping
 from pathlib import Path
 
 CHOICES = ("auto", "fp32", "bf16", "fp16")
+ENV_VAR = "DISTILRANK_PRECISION"  # when set, overrides the profile's `precision` (runtime.start_run)
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")  # x86 AVX512-BF16 and AMX-BF16; ARM's BF16 extension
 
 
@@ -46,6 +52,19 @@ def cuda_has_bf16() -> bool:
 def has_native_bf16(device: str) -> bool:
     """Whether `device` (`cpu` or `cuda`) computes bf16 natively (`cuda_has_bf16`, `cpu_has_bf16`)."""
     return cuda_has_bf16() if device == "cuda" else cpu_has_bf16()
+
+
+def requested(profile_value: str, environ: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """The precision asked for and who asked: (`$DISTILRANK_PRECISION`, "DISTILRANK_PRECISION")
+    when that variable is set and not empty, else (`profile_value`, "profile"). A value outside
+    `CHOICES` is an error naming the variable."""
+    env = os.environ if environ is None else environ
+    value = env.get(ENV_VAR, "").strip()
+    if not value:
+        return profile_value, "profile"
+    if value not in CHOICES:
+        raise ValueError(f"{ENV_VAR}={value!r}: must be one of {CHOICES}, or unset to use the profile's precision")
+    return value, ENV_VAR
 
 
 def resolve(requested: str, device: str, *, native_bf16: bool | None = None) -> str:
@@ -87,13 +106,21 @@ def trainer_flags(precision: str) -> dict[str, bool]:
     return {"bf16": precision == "bf16", "fp16": precision == "fp16"}
 
 
-def describe(requested: str, used: str, device: str, native_bf16: bool | None = None) -> dict[str, object]:
-    """What `hardware.json` records about precision, and what notebooks print."""
+def describe(requested: str, used: str, device: str, native_bf16: bool | None = None, *,
+             source: str = "profile", profile_value: str | None = None) -> dict[str, object]:
+    """What `hardware.json` records about precision, and what notebooks print. `source` says who
+    asked for `requested`: "profile", or `ENV_VAR` when the environment variable overrode the
+    profile's `profile_value`."""
     if native_bf16 is None:
         native_bf16 = has_native_bf16(device)
+    forced = source == ENV_VAR
+    by = (f"forced by {ENV_VAR}" + (f" over the profile's {profile_value}" if profile_value else "")) if forced else "set by the profile"
     if requested == "auto":
-        why = "native bf16" if native_bf16 else "no native bf16 on this device"
+        why = ("native bf16" if native_bf16 else "no native bf16 on this device") + (f"; {by}" if forced else "")
     else:
-        why = "set by the profile" + ("; this device emulates bf16, slowly" if used == "bf16" and not native_bf16 else "")
-    return {"requested": requested, "used": used, "device": device, "native_bf16": bool(native_bf16),
+        why = by + ("; this device emulates bf16, slowly" if used == "bf16" and not native_bf16 else "")
+    info = {"requested": requested, "used": used, "device": device, "native_bf16": bool(native_bf16), "source": source,
             "summary": f"precision {used} ({requested}: {why})"}
+    if forced:
+        info["profile"] = profile_value
+    return info

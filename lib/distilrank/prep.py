@@ -4,12 +4,12 @@ Every builder returns plain rows (dicts) that `save_prepared` writes as one `dat
 on disk; later stages read that, never in-memory state. Row fields:
 
 - `cpt`: query_id, doc_id, query, title, summary, gain (the click-style CPT examples),
-- `train_groups`: one row per (training query, document): query_id, doc_id, query, title, summary,
-  gain, bm25_score, bm25_rank, source (`judged` or `bm25_negative`),
+- `train_groups`: the training queries' first-stage lists that hold a relevant document
+  (`first_stage_groups`), the same fields as the candidate lists,
 - `dev_candidates` / `test_candidates`: the same fields; the BM25 top-k and nothing else (a
   re-ranker sees what the first stage retrieved; unjudged documents have gain 0),
-- `train_candidates`: the same for training queries, plus every judged document (training data
-  may keep its positives),
+- `train_candidates`: the same for training queries (the BM25 top `train_depth`, nothing added):
+  training lists look like test lists,
 - `qrels`: every judgment of every split (query_id, doc_id, gain, split): what NDCG's ideal
   ranking is computed from, so that a relevant document the first stage missed still counts.
 """
@@ -99,30 +99,18 @@ def score_and_rank(index: BM25Index, query: str, ranked: dict[str, tuple[float, 
     return {d: ranked.get(d) or extra[d] for d in doc_ids}
 
 
-def train_groups(
-    col: Collection, index: BM25Index, query_ids: Iterable[str], n_negatives: int, depth: int,
-    seed: int,
-) -> list[dict[str, Any]]:
-    """Per training query: every judged document, plus `n_negatives` BM25 hard negatives.
-
-    Negatives are unjudged documents drawn (seeded, without replacement) from the BM25 top `depth`;
-    they get gain 0. Rank-DistiLLM's point: negatives from the first stage are the hard ones a
-    re-ranker must learn to push down.
-    """
-    rng = np.random.default_rng(seed)
-    rows = []
-    for qid in query_ids:
-        top, ranked = retrieve(index, col.queries[qid], depth)
-        judged = col.qrels.get(qid, {})
-        pool = [d for d in top if d not in judged]
-        take = min(n_negatives, len(pool))
-        negatives = [pool[i] for i in sorted(rng.choice(len(pool), size=take, replace=False))]
-        picked = [(d, "judged") for d in sorted(judged)] + [(d, "bm25_negative") for d in negatives]
-        known = score_and_rank(index, col.queries[qid], ranked, [d for d, _ in picked])
-        for did, source in picked:
-            score, rank = known[did]
-            rows.append(_row(col, qid, did, bm25_score=score, bm25_rank=rank, source=source))
-    return rows
+def first_stage_groups(candidates: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The ranking groups of labelled training: the training queries' first-stage lists
+    (`eval_candidates` without `add_judged`: the BM25 top k and nothing else, unjudged = gain 0)
+    of every query whose list holds at least one relevant document (a list of gains 0 alone has no
+    pair to learn). Training lists then look like the test lists: a judged document BM25 missed is
+    never added, so "was added" can not become a cue the test lists never reward."""
+    rows = list(candidates)
+    outside = [r["doc_id"] for r in rows if r.get("source", "bm25") != "bm25"]
+    if outside:
+        raise ValueError(f"first_stage_groups: {len(outside)} rows are not from the first stage (e.g. {outside[0]!r})")
+    keep = {r["query_id"] for r in rows if r["gain"] > 0}
+    return [r for r in rows if r["query_id"] in keep]
 
 
 def eval_candidates(
@@ -133,8 +121,9 @@ def eval_candidates(
 
     Dev and test lists are the first stage's top k and nothing else: adding the judged documents
     would add documents that are relevant by construction (every Cranfield judgment has gain > 0),
-    and "was added" alone would then rank well. `add_judged` is for training lists only, where
-    keeping the positives costs nothing in honesty. `source` says how a row got in (`bm25` or
+    and "was added" alone would then rank well. `add_judged` exists to show what that does (a
+    test), and no stage uses it: training lists follow the same rule, or a ranker trained on them
+    learns that "few shared words" marks a relevant document. `source` says how a row got in (`bm25` or
     `judged`).
     """
     rows = []
@@ -230,8 +219,10 @@ def pseudo_query_groups(col: Collection, index: BM25Index, n_queries: int, depth
 
     For `n_queries` documents (seeded sample of those with a title and a summary), the title is
     the query, the document is its one "clicked" result (gain 1) and the BM25 top `depth` other
-    documents for that title are its candidates (gain 0). Candidates are shown by their summary
-    only (`title` is empty): with the title present, the match would be a trivial copy.
+    documents for that title are its candidates (gain 0). Candidates are shown as every test pair
+    shows a document (title and summary), so that a student trained on them reads the format it is
+    tested on; the source document's title then matches the query word for word, which is why the
+    students learn from the teacher's scores of these lists, not from the gain-1 label.
     Query ids are `t<doc_id>`; no test query is involved.
     """
     if n_queries == 0:
@@ -245,7 +236,7 @@ def pseudo_query_groups(col: Collection, index: BM25Index, n_queries: int, depth
         ids = [src.doc_id, *[d for d in top if d != src.doc_id][:depth]]
         known = score_and_rank(index, src.title, ranked, ids)
         for did in ids:
-            rows.append({"query_id": f"t{src.doc_id}", "doc_id": did, "query": src.title, "title": "",
+            rows.append({"query_id": f"t{src.doc_id}", "doc_id": did, "query": src.title, "title": col.docs[did].title,
                          "summary": col.docs[did].body, "gain": int(did == src.doc_id),
                          "bm25_score": known[did][0], "bm25_rank": known[did][1],
                          "source": "title_source" if did == src.doc_id else "bm25"})

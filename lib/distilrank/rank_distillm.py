@@ -8,8 +8,8 @@ grid (`config.RankDistillmParams`):
 - **first stage** of the training lists: `bm25`, `dense` (the zero-shot bi-encoder `dense-minilm`,
   exact cosine search over the whole collection with sentence-transformers' `semantic_search`) or
   `fused` (`bm25+dense-minilm`: both scores z-scored over the union of the two stages' lists at the
-  grid's deepest depth and summed with notebook 03's fitted weights; one fused ranking serves every
-  depth);
+  grid's deepest depth, per query, and summed with notebook 03's fitted weights; one fused ranking
+  serves every depth);
 - **depth** k: a training list is the first stage's top k and nothing else (no judged document is
   added), and every step samples `group_size` of them, so every depth trains on the same number of
   pairs;
@@ -20,8 +20,9 @@ grid (`config.RankDistillmParams`):
 The teacher's per-pair evidence (the LLM teacher's score, BM25's, `dense-minilm`'s) is computed
 once per run for every pair any selected cell needs (`teacher_pool`: the pairs notebook 03 scored
 are read from its transfer set) and saved beside the results (`save_pool`); `teacher-ensemble`'s
-score is a fusion over the list it re-ranks (z-scores within the list, as on the test lists), so
-each cell's targets come from its own list (`cell_frame`). The training loop is notebook 04's.
+score is notebook 03's `global` fusion (`fusion.Fusion`: each score standardised with the training
+rows' mean and sd), a function of the (query, document) pair alone, so a document has one target in
+every cell's list it is in (`cell_frame`). The training loop is notebook 04's.
 """
 
 from __future__ import annotations
@@ -131,7 +132,9 @@ def first_stage_runs(queries: dict[str, str], index: BM25Index, depth: int,
     document only the dense search found; the cosine for one only BM25 found) and the rank of the
     document in each stage's list (`rank_bm25`, `rank_dense`, `rank_fused`; 0 outside its top
     `depth`). With `fused_weights`, `fused` z-scores the two scores over that union per query and
-    sums them with those weights (`fusion.fuse`).
+    sums them with those weights (`fusion.fuse` with the `query` method; notebook 03 fitted them on
+    globally standardised scores). Per query is enough here: `fused_score` only orders each query's
+    retrieval, and no target reads it (the ensemble's targets use the global fusion, `cell_frame`).
     """
     if fused_weights is not None and dense is None:
         raise ValueError("first_stage_runs: the fused first stage needs the dense one")
@@ -153,7 +156,7 @@ def first_stage_runs(queries: dict[str, str], index: BM25Index, depth: int,
         parts.append(part)
     runs = pd.concat(parts, ignore_index=True)
     if fused_weights is not None:
-        runs["fused_score"] = fusion.fuse(runs, fused_weights)
+        runs["fused_score"] = fusion.fuse(runs, fusion.Fusion(dict(fused_weights)))  # stats None: per-query z-scores
         ranked = rank_within(runs, "fused_score")
         runs["rank_fused"] = ranked.where(ranked <= depth, 0)
     return runs
@@ -186,18 +189,19 @@ def teacher_pool(pairs: pd.DataFrame, texts: pd.DataFrame, cached: pd.DataFrame,
     return pool, int(missing.sum())
 
 
-def cell_frame(pool: pd.DataFrame, cell: Cell, teacher_column: str, ensemble_weights: dict[str, float] | None,
+def cell_frame(pool: pd.DataFrame, cell: Cell, teacher_column: str, ensemble: fusion.Fusion | None,
                normalise: str) -> pd.DataFrame:
     """A cell's training lists: each training query's first-stage top `cell.depth` (nothing added),
-    with `target`: the teacher's score over that list (`teacher-ensemble`'s fusion, z-scores within
-    the list, when `ensemble_weights` is given; else `teacher_column` as cached), or, for `ranks`,
-    only the teacher's permutation of the list as inverted ranks (n for its top document, 1 for its
-    last); then normalised (`distill.normalise`: `global` z-scores over the cell's pairs)."""
+    with `target`: the teacher's score of each pair (`teacher-ensemble`'s fusion `ensemble` when
+    given, notebook 03's `global` one: a function of the pair alone, the same in every list; else
+    `teacher_column` as cached), or, for `ranks`, only the teacher's permutation of the list as
+    inverted ranks (n for its top document, 1 for its last); then normalised (`distill.normalise`:
+    `global` z-scores over the cell's pairs, one affine map for all of them)."""
     r = pool[f"rank_{cell.stage}"]
     df = pool[(r >= 1) & (r <= cell.depth)].sort_values(["query_id", f"rank_{cell.stage}"], kind="stable").reset_index(drop=True)
     if df.empty:
         raise ValueError(f"cell {cell.name}: no training pairs")
-    teacher = fusion.fuse(df, ensemble_weights) if ensemble_weights is not None else df[teacher_column].to_numpy()
+    teacher = fusion.fuse(df, ensemble) if ensemble is not None else df[teacher_column].to_numpy()
     df = df.assign(teacher=teacher)
     if cell.targets == "ranks":
         n = df.groupby("query_id", sort=False)["teacher"].transform("size")
@@ -236,7 +240,7 @@ class GridRun:
 
 
 def train_grid(cells: Sequence[Cell], pool: pd.DataFrame, test: pd.DataFrame, params: RankDistillmParams, *, student: str,
-               start: str | Path, teacher_column: str, ensemble_weights: dict[str, float] | None, normalise: str,
+               start: str | Path, teacher_column: str, ensemble: fusion.Fusion | None, normalise: str,
                margin_weight: float, seed: int, device: str, out: Path, qrels: pd.DataFrame, precision: str,
                tokenizer_factory, model_factory) -> GridRun:
     """Train one student per cell (same start, seed, steps and pairs per step; only the cell
@@ -245,7 +249,7 @@ def train_grid(cells: Sequence[Cell], pool: pd.DataFrame, test: pd.DataFrame, pa
     scores, rows = {}, []
     for cell in cells:
         name = f"{student}-{cell.name}"
-        frame = cell_frame(pool, cell, teacher_column, ensemble_weights, normalise)
+        frame = cell_frame(pool, cell, teacher_column, ensemble, normalise)
         tick = time.perf_counter()
         set_seed(seed)
         trained = training.train_system(

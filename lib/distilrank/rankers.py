@@ -3,7 +3,10 @@
 - `LastTokenScorer`: DisRanker's teacher (Sec. 3.2): any decoder (`AutoModel`) whose last non-pad
   token's final hidden state goes through one dense layer to a score. Hub LLMs and the embedded
   teacher share this code path.
-- `cross_encoder`: a BERT `AutoModelForSequenceClassification` with one output (the students).
+- `cross_encoder`: a BERT cross-encoder with one output (the students): by default the mean-pooled
+  `student_head.MeanPoolCrossEncoder` (registered with the Auto classes at import), or BERT's own
+  CLS + tanh-pooler `AutoModelForSequenceClassification`; `head_parameter_names` names either's
+  head (and the teacher's) for a separate head learning rate.
 - `encode_pairs` tokenises (query, document) pairs; `encode_frame` does so once per frame and
   tokenizer (cached); `score_pairs` scores them in batches under `torch.inference_mode` and the
   run's autocast precision, with a progress bar.
@@ -23,12 +26,16 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm.auto import tqdm
-from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
+from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, AutoTokenizer
 from transformers.modeling_outputs import SequenceClassifierOutput
 
+from distilrank import student_head
 from distilrank.paths import atomic_dir
 from distilrank.precision import autocast
 from distilrank.prep import load_prepared, save_prepared
+from distilrank.student_head import MeanPoolConfig, MeanPoolCrossEncoder
+
+student_head.register()  # AutoConfig / AutoModelForSequenceClassification know the mean-pooled student
 
 
 def last_token_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -89,13 +96,63 @@ class LastTokenScorer(nn.Module):
         return model
 
 
-def cross_encoder(path: str | Path) -> nn.Module:
-    """A BERT cross-encoder with one score output (a fresh head on an encoder checkpoint)."""
-    return AutoModelForSequenceClassification.from_pretrained(str(path), num_labels=1)
+POOLINGS = ("mean", "cls")
+
+
+def is_mean_pooled(model: nn.Module) -> bool:
+    """Whether `model` is a `MeanPoolCrossEncoder` (this module's class, or the same code loaded
+    from a saved student's folder with `trust_remote_code`)."""
+    return isinstance(model, MeanPoolCrossEncoder) or type(model).__name__ == MeanPoolCrossEncoder.__name__
+
+
+def is_sequence_classifier(config) -> bool:
+    """Whether a checkpoint's config is a cross-encoder's (a saved student, mean-pooled or not, or
+    a hub cross-encoder) rather than a bare encoder's: such a checkpoint keeps its own class and head."""
+    return (getattr(config, "model_type", None) == student_head.MODEL_TYPE
+            or any(a.endswith("ForSequenceClassification") for a in config.architectures or ()))
+
+
+def cross_encoder(path: str | Path, pooling: str = "mean") -> nn.Module:
+    """A BERT cross-encoder with one score output.
+
+    A saved cross-encoder (a student saved by `save_ranker`, or a hub cross-encoder) loads as the
+    class its config names, head and all, whatever `pooling`. An encoder checkpoint gets a fresh
+    head: `pooling="mean"` builds `MeanPoolCrossEncoder` (mean of the last hidden states, then one
+    linear layer, no tanh: what a mean-pooling sentence encoder such as all-MiniLM-L6-v2 was
+    trained to make meaningful); `pooling="cls"` BERT's `BertForSequenceClassification` (CLS
+    state, dense+tanh pooler, dropout, linear)."""
+    if pooling not in POOLINGS:
+        raise ValueError(f"cross_encoder: pooling must be one of {POOLINGS}, not {pooling!r}")
+    config = AutoConfig.from_pretrained(str(path))
+    if is_sequence_classifier(config) or pooling == "cls":
+        return AutoModelForSequenceClassification.from_pretrained(str(path), num_labels=1)
+    # the encoder's settings under the student's model type, with one label
+    fields = {k: v for k, v in config.to_dict().items()
+              if k not in ("model_type", "architectures", "id2label", "label2id", "transformers_version")}
+    return MeanPoolCrossEncoder.from_pretrained(str(path), config=MeanPoolConfig.from_dict(fields, num_labels=1))
+
+
+def head_parameter_names(model: nn.Module) -> set[str]:
+    """Names (as `model.named_parameters()` gives them) of a ranker's freshly initialised head:
+    `score.*` of a `MeanPoolCrossEncoder`, `head.*` of a `LastTokenScorer`, `classifier.*` and the
+    pooler (`bert.pooler.*`, never trained for relevance either) of a `BertForSequenceClassification`."""
+    if is_mean_pooled(model):
+        prefixes: tuple[str, ...] = ("score.",)
+    elif isinstance(model, LastTokenScorer):
+        prefixes = ("head.",)
+    elif isinstance(getattr(model, "classifier", None), nn.Module):
+        prefixes = ("classifier.", f"{getattr(model, 'base_model_prefix', 'bert')}.pooler.")
+    else:
+        raise ValueError(f"head_parameter_names: no known head on a {type(model).__name__}")
+    names = {n for n, _ in model.named_parameters() if n.startswith(prefixes)}
+    if not names:
+        raise ValueError(f"head_parameter_names: a {type(model).__name__} without parameters under {prefixes}")
+    return names
 
 
 def load_ranker(path: str | Path) -> tuple[nn.Module, object]:
-    """Load a saved ranker of either kind with its tokenizer."""
+    """Load a saved ranker of any kind (last-token teacher, mean-pooled or CLS cross-encoder) with
+    its tokenizer."""
     path = Path(path)
     model = LastTokenScorer.from_pretrained(path) if (path / "scorer.json").is_file() else cross_encoder(path)
     return model, AutoTokenizer.from_pretrained(str(path))
@@ -230,17 +287,26 @@ def save_ranker(model: nn.Module, tokenizer, path: str | Path, max_len: int | No
     A cross-encoder is saved so that `AutoModelForSequenceClassification` and
     sentence-transformers' `CrossEncoder(path)` both give the scores it was trained to give:
     the config names an identity activation (CrossEncoder would apply a sigmoid to a one-output
-    model otherwise) and, with `max_len`, the tokenizer truncates where training did.
+    model otherwise) and, with `max_len`, the tokenizer truncates where training did. A
+    `MeanPoolCrossEncoder` also gets its code (`student_head.py`) beside the weights, named in the
+    config's `auto_map`: `from_pretrained(path, trust_remote_code=True)` loads it without distilrank.
     """
     if isinstance(model, LastTokenScorer):
         model.save_pretrained(path, tokenizer)
         return
     model.config.sentence_transformers = {"activation_fn": "torch.nn.modules.linear.Identity"}
+    mean_pooled = is_mean_pooled(model)
+    if mean_pooled:
+        module = Path(student_head.__file__).stem
+        model.config.auto_map = {"AutoConfig": f"{module}.MeanPoolConfig",
+                                 "AutoModelForSequenceClassification": f"{module}.MeanPoolCrossEncoder"}
     if max_len is not None:
         tokenizer.model_max_length = max_len
     with atomic_dir(path) as tmp:
         model.save_pretrained(str(tmp))
         tokenizer.save_pretrained(str(tmp))
+        if mean_pooled:
+            (tmp / Path(student_head.__file__).name).write_bytes(Path(student_head.__file__).read_bytes())
 
 
 def score_candidates(model: nn.Module, tokenizer, df: pd.DataFrame, max_len: int, batch_size: int, device: str,
@@ -251,10 +317,47 @@ def score_candidates(model: nn.Module, tokenizer, df: pd.DataFrame, max_len: int
                        segment_after=segment_token(model, tokenizer), precision=precision)
 
 
-def save_scores(frames: dict[str, pd.DataFrame], path: str | Path) -> None:
-    """Cache scores as a `DatasetDict` (split -> query_id, doc_id, gain, score), atomically."""
+SCORES_META = "scores_meta.json"
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+def save_scores(frames: dict[str, pd.DataFrame], path: str | Path, *, precision: str = "fp32") -> None:
+    """Cache scores as a `DatasetDict` (split -> query_id, doc_id, gain, score) with the precision
+    that computed them (`scores_meta.json`, read by `scores_precision`), in one atomic write: a
+    killed run leaves the previous cache or none, never data without its precision. Callers that
+    score under autocast pass the run's `precision`; fp32 is the default, as in `score_candidates`."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"save_scores: precision must be one of {PRECISIONS}, not {precision!r}")
     keep = ["query_id", "doc_id", "gain", "score"]
-    save_prepared({name: df[keep].to_dict(orient="records") for name, df in frames.items()}, path)
+    with atomic_dir(path) as tmp:
+        # save_prepared swaps its own complete directory in for `tmp`; the metadata joins it there,
+        # and only then does the whole cache replace `path`
+        save_prepared({name: df[keep].to_dict(orient="records") for name, df in frames.items()}, tmp)
+        (tmp / SCORES_META).write_text(json.dumps({"precision": precision}) + "\n")
+
+
+def scores_precision(path: str | Path) -> str:
+    """The precision (`fp32`, `bf16`, `fp16`) that computed the scores cached at `path`
+    (`save_scores`): what a reader rescoring the same model must use to reproduce them."""
+    path = Path(path)
+    if not path.is_dir():
+        raise FileNotFoundError(f"no cached scores at {path}: run the notebook that produces them")
+    meta = path / SCORES_META
+    if not meta.is_file():
+        raise FileNotFoundError(f"{path} has no {SCORES_META}: a cache written before scores recorded their "
+                                "precision; re-run the notebook that produces it")
+    return json.loads(meta.read_text())["precision"]
+
+
+SEED_MARK = "@seed"  # scores/<system>@seed<k>: the cached scores of a further training seed of <system>
+
+
+def seed_dirs(scores_dir: str | Path, name: str) -> list[Path]:
+    """The score caches of every training seed of system `name`: `scores_dir/name` (the first
+    seed, whose model is the one saved and deployed) and then `name@seed<k>` by k."""
+    first = Path(scores_dir) / name
+    more = sorted(Path(scores_dir).glob(f"{name}{SEED_MARK}*"), key=lambda p: int(p.name.rsplit(SEED_MARK, 1)[1]))
+    return [first, *more]
 
 
 def load_scores(path: str | Path, split: str, like: pd.DataFrame) -> np.ndarray:

@@ -119,6 +119,9 @@ def quality_table(rows: list[ResultRow]) -> pd.DataFrame:
     table = pd.DataFrame.from_dict(cells, orient="index").reindex(order)
     table = table.reindex(columns=[m for m in QUALITY if m in table.columns]).fillna("")
     table.insert(0, "group", [system_group(s) for s in order])
+    spread = {r.system: r.value for r in rows if r.metric == "ndcg@5_seed_sd"}
+    if spread:
+        table["ndcg@5 sd across seeds"] = [f"{spread[s]:.3f}" if s in spread else "" for s in order]
     if any(system_group(s) == "deployed variant" for s in order):
         table["Δ ndcg@5 vs student"] = [_variant_delta(rows, s) for s in order]
     table.index.name = "system"
@@ -134,8 +137,12 @@ def variant_of(name: str) -> str | None:
 
 
 def _variant_delta(rows: list[ResultRow], name: str) -> str:
+    """A deployed variant's NDCG@5 change against the model it was made from: the eager fp32
+    student notebook 06 scored (`<student>-cpu-fp32`, one seed), else the student's row (which, for
+    a student trained with several seeds, is their mean)."""
     student = variant_of(name)
-    a, b = _value(rows, name, "ndcg@5"), _value(rows, student, "ndcg@5") if student else None
+    a = _value(rows, name, "ndcg@5")
+    b = (_value(rows, f"{student}-cpu-fp32", "ndcg@5") or _value(rows, student, "ndcg@5")) if student else None
     return f"{a.value - b.value:+.3f}" if a is not None and b is not None else ""
 
 
@@ -289,10 +296,7 @@ def derived_claims(rows: list[ResultRow], batch: int = 48) -> list[Claim]:
     return claims
 
 
-CAVEATS = {  # what a reader must know to read a claim that names this system (the README's Results say why)
-    "bert6-labels": "bert6-labels is an easy bar: its positives include judged documents outside BM25's top 30, "
-                    "which rewards few shared words, a cue the test lists never reward",
-}
+CAVEATS: dict[str, str] = {}  # system -> what a reader must know to read a claim that names it (none today)
 
 
 def _note(claim: str, detail: str) -> str:
@@ -358,10 +362,11 @@ def front_page(profile: str, out: Path, runs: pd.DataFrame, rows: list[ResultRow
 
 QUALITY_LEGEND = ("PNR: concordant over discordant pairs of differing gain (the oracle's is infinite: no row). `teacher-cpt` is the "
                   "chosen `teacher-cpt-<variant>` under its alias; the students learn from `teacher-ensemble`. Students: notebook 04's "
-                  "(labels, point, margin, hybrid and their `+bm25` fusions) at the distillation budget, notebook 07's grid and 08's "
-                  "curriculum students at their own, shorter budgets (the notebooks say how many steps). Deployed variants are one "
-                  "scoring of the hybrid student (no interval); `Δ vs student` is their change against it, which notebook 06 "
-                  "checks against its tolerances.")
+                  "(labels, point, margin, hybrid, hybrid-no-llm and their `+bm25` fusions) at one recipe and budget, each the mean over "
+                  "its seeds (the interval: a bootstrap over queries of the seed means; the spread across seeds beside it), notebook "
+                  "07's grid and 08's curriculum students at their own, shorter budgets and one seed (the notebooks say how many steps). Deployed variants are one "
+                  "scoring of the hybrid student's first seed, the one saved and deployed (no interval; `-cpu-fp32` is that model "
+                  "eager, in fp32); `Δ vs student` is their change against `-cpu-fp32`, which notebook 06 checks against its tolerances.")
 
 
 def _walls(runs: pd.DataFrame) -> pd.DataFrame:

@@ -97,13 +97,15 @@ def record_hardware(profile: str, precision: dict[str, object]) -> dict[str, obj
 
 def start_run(cfg) -> tuple[str, str]:
     """A training or scoring notebook's first step: seed, then the device and precision it runs at
-    (`cfg.device`, `cfg.precision` resolved on this hardware), recorded in hardware.json and
-    printed. Returns (device, precision)."""
+    (`cfg.device`, and `cfg.precision` or `$DISTILRANK_PRECISION` when set, resolved on this
+    hardware), recorded in hardware.json and printed. Returns (device, precision)."""
     set_seed(cfg.seed)
+    requested, source = precision_.requested(cfg.precision)  # the environment variable overrides the profile
     device = pick_device(cfg.device)
     native = precision_.has_native_bf16(device)  # read once: resolve and describe both need it
-    used = precision_.resolve(cfg.precision, device, native_bf16=native)
-    info = precision_.describe(cfg.precision, used, device, native_bf16=native)
+    used = precision_.resolve(requested, device, native_bf16=native)
+    info = precision_.describe(requested, used, device, native_bf16=native, source=source,
+                               profile_value=cfg.precision if source != "profile" else None)
     machine = record_hardware(cfg.profile, info)
     print(f"profile {cfg.profile!r} on {device}, {info['summary']}; {machine['cpu']}, {machine['cores']} cores")
     return device, used

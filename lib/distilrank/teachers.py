@@ -4,8 +4,7 @@ fused, evaluated and cached for the students.
 The notebook's loops live here, one call per cell: `teacher_groups` (what the teacher learns
 from), `score_dense` (the zero-shot `dense-minilm` on every list), `train_variants` /
 `pick_teacher` / `save_teacher` (a ranking head on every CPT'd decoder, the best one kept as
-`teacher-cpt`), `train_ablation` and `train_labels_student` (the teacher without CPT and
-`bert6-labels`), `fit_ensembles` (`teacher-ensemble` and `bm25+dense-minilm`), `evaluate_systems`
+`teacher-cpt`), `train_ablation` (the teacher without CPT), `fit_ensembles` (`teacher-ensemble` and `bm25+dense-minilm`), `evaluate_systems`
 / `record_test_rows` / `claims` (every system on dev and test, the results rows, the tested
 claims) and `save_transfer` (the transfer set notebook 04 distils from). The `plot_*` functions
 draw its figures and return them.
@@ -62,7 +61,8 @@ def score_dense(frames: Mapping[str, pd.DataFrame], cfg: Any, out: Path, *, devi
     dense_scores = dense.score_frames(encoder, lists, cfg.teacher.batch_size, precision, device,
                                       save_docs_to=out / "dense" / "documents.arrow")
     lists = {split: df.assign(dense_score=dense_scores[split]) for split, df in lists.items()}
-    rankers.save_scores({s: lists[s].assign(score=lists[s].dense_score) for s in SPLITS}, out / "scores" / "dense-minilm")
+    rankers.save_scores({s: lists[s].assign(score=lists[s].dense_score) for s in SPLITS}, out / "scores" / "dense-minilm",
+                       precision=precision)
     return lists
 
 
@@ -108,7 +108,8 @@ def save_teacher(system: TrainedSystem, frames: dict[str, pd.DataFrame], cfg: An
                                      cfg.teacher.batch_size, device, desc="train lists", precision=precision)
     crowned = dataclasses.replace(system, scores={**system.scores, "train": train})
     rankers.save_ranker(crowned.model, crowned.tokenizer, out / "teachers" / "teacher-cpt")
-    rankers.save_scores({k: df.assign(score=crowned.scores[k]) for k, df in frames.items()}, out / "scores" / "teacher-cpt")
+    rankers.save_scores({k: df.assign(score=crowned.scores[k]) for k, df in frames.items()}, out / "scores" / "teacher-cpt",
+                       precision=precision)
     return crowned
 
 
@@ -122,20 +123,6 @@ def train_ablation(variant: str, name: str, cfg: Any, groups: pd.DataFrame, eval
         teacher.load_scorer(start, cfg.llm), AutoTokenizer.from_pretrained(str(start)), groups,
         cfg.teacher.for_variant(variant), eval_frames, seed=cfg.seed, device=device, work_dir=str(out / "trainer"),
         save_to=out / "teachers" / name, scores_to=out / "scores" / name, qrels=qrels, precision=precision)
-
-
-def train_labels_student(cfg: Any, groups: pd.DataFrame, eval_frames: dict[str, pd.DataFrame], train_lists: pd.DataFrame,
-                         out: Path, *, qrels: pd.DataFrame, device: str, precision: str) -> TrainedSystem:
-    """`bert6-labels`: the pretrained MiniLM-L6 with a fresh one-output head, seeded, trained on the
-    judged training groups alone; it scores `eval_frames` and the training queries' BM25 lists
-    (`distill.fusion_lists`, for notebook 04's fusions) and is saved under `students/bert6-labels`."""
-    student_start = backbones.model_path(cfg.models.students["bert6"])
-    set_seed(cfg.seed)
-    return training.train_system(
-        rankers.cross_encoder(student_start), AutoTokenizer.from_pretrained(student_start), groups, cfg.labels_student,
-        {**eval_frames, "train": distill.fusion_lists(train_lists, None, cfg.seed)}, seed=cfg.seed, device=device,
-        work_dir=str(out / "trainer"), save_to=out / "students" / "bert6-labels", scores_to=out / "scores" / "bert6-labels",
-        qrels=qrels, precision=precision)
 
 
 def learning_curves(systems: Mapping[str, TrainedSystem], skip: tuple[str, ...] = ("teacher-cpt",)) -> pd.DataFrame:
@@ -152,13 +139,15 @@ def cost_table(systems: Mapping[str, TrainedSystem]) -> pd.DataFrame:
 @dataclass
 class Ensembles:
     """The fusions of notebook 03: every list with `teacher_score`, `ensemble_score` and
-    `no_llm_score` columns, the fitted weights of `teacher-ensemble` and `bm25+dense-minilm`, and
-    their scores per split (`scores[name][split]`)."""
+    `no_llm_score` columns, the fitted weights of `teacher-ensemble` and `bm25+dense-minilm`, their
+    scores per split (`scores[name][split]`), and both fitted `fusion.Fusion`s by system name
+    (weights and the training-set statistics they standardise with)."""
 
     lists: dict[str, pd.DataFrame]
     weights: dict[str, float]
     weights_no_llm: dict[str, float]
     scores: dict[str, dict[str, np.ndarray]]
+    fusions: dict[str, fusion.Fusion] = dataclasses.field(default_factory=dict)
 
 
 FUSIONS = (("teacher-ensemble", "ensemble_score"), ("bm25+dense-minilm", "no_llm_score"))
@@ -167,9 +156,11 @@ FUSIONS = (("teacher-ensemble", "ensemble_score"), ("bm25+dense-minilm", "no_llm
 def fit_ensembles(lists: Mapping[str, pd.DataFrame], llm: TrainedSystem, cfg: Any, out: Path, *, device: str,
                   precision: str) -> Ensembles:
     """The LLM teacher `llm` scores the pseudo-query groups (seeded); with its dev, test and train
-    scores, `fusion.fit_weights` fits `teacher-ensemble` (BM25, dense-minilm, the LLM) and
-    `bm25+dense-minilm` on the training queries' BM25 rows only, and both fuse every list. Their
-    scores go under `scores/<name>`, the weights to `teachers/ensemble.json`."""
+    scores, `fusion.fit_fusion` fits `teacher-ensemble` (BM25, dense-minilm, the LLM) and
+    `bm25+dense-minilm` on the training queries' BM25 rows only (`global` method: each score
+    standardised with those rows' mean and sd, so a pair's fused score depends on that pair alone),
+    and both fuse every list. Their scores go under `scores/<name>`, each fusion (`Fusion.to_dict`:
+    weights and statistics) to `teachers/ensemble.json` under its system name."""
     lists = dict(lists)
     set_seed(cfg.seed)
     if "pseudo" in lists:
@@ -179,17 +170,18 @@ def fit_ensembles(lists: Mapping[str, pd.DataFrame], llm: TrainedSystem, cfg: An
     for split in SPLITS:
         lists[split] = lists[split].assign(teacher_score=llm.scores[split])
     fit_rows = lists["train"][lists["train"].source == "bm25"]
-    weights = fusion.fit_weights(fit_rows, ["bm25_score", "dense_score", "teacher_score"])
-    weights_no_llm = fusion.fit_weights(fit_rows, ["bm25_score", "dense_score"])
-    lists = {split: df.assign(ensemble_score=fusion.fuse(df, weights), no_llm_score=fusion.fuse(df, weights_no_llm))
-             for split, df in lists.items()}
+    fusions = {"teacher-ensemble": fusion.fit_fusion(fit_rows, ["bm25_score", "dense_score", "teacher_score"], method="global"),
+               "bm25+dense-minilm": fusion.fit_fusion(fit_rows, ["bm25_score", "dense_score"], method="global")}
+    lists = {split: df.assign(**{col: fusion.fuse(df, fusions[name]) for name, col in FUSIONS}) for split, df in lists.items()}
     scores = {}
     for name, col in FUSIONS:
         scores[name] = {split: lists[split][col].to_numpy() for split in SPLITS}
-        rankers.save_scores({s: lists[s].assign(score=lists[s][col]) for s in SPLITS}, out / "scores" / name)
-    teacher.write_json({"teacher-ensemble": weights, "bm25+dense-minilm": weights_no_llm, "fitted on": "training queries, BM25 top-k rows",
-                        "method": "pairwise logistic regression on per-query z-scores"}, out / "teachers" / "ensemble.json")
-    return Ensembles(lists, weights, weights_no_llm, scores)
+        rankers.save_scores({s: lists[s].assign(score=lists[s][col]) for s in SPLITS}, out / "scores" / name,
+                            precision=precision)  # fused from scores made at the run's precision
+    teacher.write_json({**{name: f.to_dict() for name, f in fusions.items()}, "fitted on": "training queries, BM25 top-k rows",
+                        "fit": "pairwise logistic regression on scores standardised with the training rows' mean and sd (global)"},
+                       out / "teachers" / "ensemble.json")
+    return Ensembles(lists, fusions["teacher-ensemble"].weights, fusions["bm25+dense-minilm"].weights, scores, fusions)
 
 
 def weight_table(ensembles: Ensembles) -> pd.DataFrame:
@@ -210,10 +202,10 @@ class Evaluation:
 
 def system_order(scores: Mapping[str, Any]) -> list[str]:
     """The table's order: random, BM25, dense-minilm, the fusion without the LLM, the LLM teachers
-    (as trained), the ensemble, the labels-only student, oracle."""
+    (as trained), the ensemble, oracle."""
     return ["random", "bm25", "dense-minilm", "bm25+dense-minilm",
             *[n for n in scores if n.startswith("teacher-") and n != "teacher-ensemble"],
-            "teacher-ensemble", "bert6-labels", "oracle"]
+            "teacher-ensemble", "oracle"]
 
 
 def evaluate_systems(splits: Mapping[str, pd.DataFrame], scores: Mapping[str, Mapping[str, np.ndarray]], qrels: pd.DataFrame,
@@ -286,13 +278,12 @@ def plot_learning_curves(curves: pd.DataFrame, evaluation: Evaluation) -> plt.Fi
 
 def claims(per: Mapping[tuple[str, str], pd.DataFrame], ablation_variant: str, ablation: str) -> pd.DataFrame:
     """The claims notebook 03 tests (paired t-tests over test queries on NDCG@5, `metrics.claim`):
-    the ensemble against BM25, the labels-only student and the fusion without the LLM; the LLM
+    the ensemble against BM25 and the fusion without the LLM; the LLM
     teacher against random and BM25; CPT (`teacher-cpt-<ablation_variant>` against `ablation`);
     dense-minilm against BM25."""
     tq = {name: per[(name, "test")] for name, split in per if split == "test"}
     return pd.DataFrame([
         metrics.claim("teacher-ensemble beats bm25", tq["teacher-ensemble"], tq["bm25"]),
-        metrics.claim("teacher-ensemble beats bert6-labels", tq["teacher-ensemble"], tq["bert6-labels"]),
         metrics.claim("the LLM adds to the fusion (teacher-ensemble beats bm25+dense-minilm)", tq["teacher-ensemble"], tq["bm25+dense-minilm"]),
         metrics.claim("teacher-cpt (the LLM teacher) beats random", tq["teacher-cpt"], tq["random"]),
         metrics.claim("teacher-cpt beats bm25", tq["teacher-cpt"], tq["bm25"]),
@@ -302,9 +293,9 @@ def claims(per: Mapping[tuple[str, str], pd.DataFrame], ablation_variant: str, a
 
 
 def save_transfer(lists: Mapping[str, pd.DataFrame], out: Path) -> dict[str, pd.DataFrame]:
-    """The transfer set: every list with its teacher, dense, BM25 and ensemble scores (the fusion
-    without the LLM left out), saved as one `DatasetDict` under `transfer/`; returns it."""
-    transfer = {split: df.drop(columns=["no_llm_score"]) for split, df in lists.items()}
+    """The transfer set: every list with its teacher, dense, BM25, ensemble and `bm25+dense-minilm`
+    (`no_llm_score`) scores, saved as one `DatasetDict` under `transfer/`; returns it."""
+    transfer = dict(lists)
     prep.save_prepared({k: v.to_dict(orient="records") for k, v in transfer.items()}, out / "transfer")
     return transfer
 

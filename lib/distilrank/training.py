@@ -25,6 +25,7 @@ from distilrank.precision import trainer_flags
 from distilrank.progress import plain_progress
 from distilrank.rankers import (
     encode_frame,
+    head_parameter_names,
     is_decoder,
     pad_batch,
     save_ranker,
@@ -116,11 +117,33 @@ class GroupCollator:
 
 
 class GroupTrainer(Trainer):
-    """`Trainer` whose loss reads one (Q, K) score matrix: `loss_fn(scores, targets, mask)`."""
+    """`Trainer` whose loss reads one (Q, K) score matrix: `loss_fn(scores, targets, mask)`.
 
-    def __init__(self, *args: object, loss_fn: Callable, **kwargs: object) -> None:
+    With `head_lr`, the optimiser (the one `TrainingArguments.optim` names, fused AdamW here) gets
+    the ranker's head (`rankers.head_parameter_names`) at `head_lr` and every other parameter at
+    the arguments' learning rate, with Trainer's weight decay split kept; the scheduler scales
+    every group's rate by the same factor."""
+
+    def __init__(self, *args: object, loss_fn: Callable, head_lr: float | None = None, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self.loss_fn = loss_fn
+        self.head_lr = head_lr
+
+    def create_optimizer(self, model=None) -> torch.optim.Optimizer:
+        if self.head_lr is None or self.optimizer is not None:
+            return super().create_optimizer(model)
+        opt_model = self.model if model is None else model
+        decay, head = set(self.get_decay_parameter_names(opt_model)), head_parameter_names(opt_model)
+        groups = []
+        for in_head, lr in ((False, self.args.learning_rate), (True, self.head_lr)):
+            for decayed, wd in ((True, self.args.weight_decay), (False, 0.0)):
+                params = [p for n, p in opt_model.named_parameters()
+                          if p.requires_grad and (n in head) == in_head and (n in decay) == decayed]
+                if params:
+                    groups.append({"params": params, "weight_decay": wd, "lr": lr})
+        optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, opt_model)
+        self.optimizer = optimizer_cls(groups, **optimizer_kwargs)
+        return self.optimizer
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         targets, mask = inputs.pop("targets"), inputs.pop("mask")
@@ -151,11 +174,15 @@ class EvalEvery(TrainerCallback):
             self._run(state, model)
 
 
+SCHEDULES = {"linear": "linear", "cosine": "cosine", "constant": "constant_with_warmup"}  # ours -> transformers'
+
+
 def train_groups(model: torch.nn.Module, groups: Sequence[Group], loss_fn: Callable, pad_id: int, *,
                  output_dir: str, segment_after: int | None = None, lr: float, groups_per_step: int, seed: int, device: str,
                  warmup: float = 0.1, weight_decay: float = 0.01, precision: str = "fp32",
                  evaluate: Callable[[torch.nn.Module], dict] | None = None, eval_every: int = 0,
-                 callbacks: Sequence[TrainerCallback] = ()) -> tuple[list[dict], int]:
+                 callbacks: Sequence[TrainerCallback] = (), head_lr: float | None = None,
+                 schedule: str = "linear") -> tuple[list[dict], int]:
     """Train `model` on sampled groups for one pass; returns the learning curve (may be empty) and
     the number of steps taken.
 
@@ -163,17 +190,26 @@ def train_groups(model: torch.nn.Module, groups: Sequence[Group], loss_fn: Calla
     epoch; `callbacks` are more `TrainerCallback`s (a curriculum's round boundaries). `precision`
     (`fp32`, `bf16`, `fp16`) is Trainer's mixed precision; the optimiser is torch's fused AdamW
     (one kernel for all parameters: a fifth of a step's time on a 2-core CPU with the unfused one).
+    The head (`rankers.head_parameter_names`) learns at `head_lr` (None: at `lr` like the rest);
+    the rate rises linearly over the first `warmup` share of the steps, then follows `schedule`:
+    `linear` decay to 0, `cosine` decay to 0, or `constant`.
     """
+    if schedule not in SCHEDULES:
+        raise ValueError(f"train_groups: schedule must be one of {sorted(SCHEDULES)}, not {schedule!r}")
+    if not 0 <= warmup < 1:
+        raise ValueError(f"train_groups: warmup is a share of the steps in [0, 1), not {warmup!r}")
+    if head_lr is not None and head_lr <= 0:
+        raise ValueError(f"train_groups: head_lr must be positive (or None), not {head_lr!r}")
     args = TrainingArguments(
         output_dir=output_dir, per_device_train_batch_size=groups_per_step, num_train_epochs=1,
-        learning_rate=lr, warmup_steps=warmup, weight_decay=weight_decay, lr_scheduler_type="linear",
+        learning_rate=lr, warmup_steps=warmup, weight_decay=weight_decay, lr_scheduler_type=SCHEDULES[schedule],
         logging_steps=max(1, len(groups) // groups_per_step // 10), save_strategy="no", report_to="none",
         remove_unused_columns=False, seed=seed, data_seed=seed, use_cpu=device == "cpu",
         dataloader_num_workers=0, optim="adamw_torch_fused", disable_tqdm=False, **trainer_flags(precision),
     )
     callback = EvalEvery(evaluate, eval_every) if evaluate is not None else None
     trainer = GroupTrainer(model=model, args=args, train_dataset=GroupDataset(groups),
-                           data_collator=GroupCollator(pad_id, segment_after), loss_fn=loss_fn,
+                           data_collator=GroupCollator(pad_id, segment_after), loss_fn=loss_fn, head_lr=head_lr,
                            callbacks=[*([callback] if callback else []), *callbacks] or None)
     plain_progress(trainer)
     trainer.train()
@@ -231,7 +267,9 @@ def fit_ranker(model: torch.nn.Module, tokenizer, groups_df: pd.DataFrame, param
     return train_groups(model, groups, loss_fn if loss_fn is not None else losses.make_loss(params.loss),
                         tokenizer.pad_token_id, output_dir=output_dir, segment_after=segments, lr=params.lr,
                         groups_per_step=params.groups_per_step, seed=seed, device=device, precision=precision,
-                        evaluate=evaluate, eval_every=params.eval_every, callbacks=callbacks)
+                        evaluate=evaluate, eval_every=params.eval_every, callbacks=callbacks,
+                        head_lr=getattr(params, "head_lr", None), schedule=getattr(params, "schedule", "linear"),
+                        warmup=getattr(params, "warmup", 0.1))
 
 
 def curve_rows(dev_df: pd.DataFrame, n_queries: int | None, seed: int) -> np.ndarray:
@@ -306,7 +344,8 @@ def train_system(model: torch.nn.Module, tokenizer, groups_df: pd.DataFrame, par
     (`save_ranker`), `scores_to` the cached scores (`save_scores`) and the learning curve
     (`learning_curve.json` inside it, read back by `load_curve`). `loss_fn` and `steps` go to
     `fit_ranker`, `qrels` (every judgment) to the learning curve's NDCG, `precision` to training
-    and scoring alike, `sampler` and `callbacks` (a curriculum) to `fit_ranker`.
+    and scoring alike (and to the cache, which records it), `sampler` and `callbacks` (a
+    curriculum) to `fit_ranker`.
     """
     start = time.perf_counter()
     dev_df = eval_frames.get("dev")
@@ -324,7 +363,7 @@ def train_system(model: torch.nn.Module, tokenizer, groups_df: pd.DataFrame, par
     if save_to is not None:
         save_ranker(model, tokenizer, save_to, max_len=params.max_len)
     if scores_to is not None:
-        save_scores({name: df.assign(score=scores[name]) for name, df in eval_frames.items()}, scores_to)
+        save_scores({name: df.assign(score=scores[name]) for name, df in eval_frames.items()}, scores_to, precision=precision)
     timing = {"train minutes": (trained - start) / 60, "total minutes": (time.perf_counter() - start) / 60}
     if scores_to is not None:
         write_json({"steps": taken, "history": history, "timing": timing}, Path(scores_to) / CURVE_FILE)

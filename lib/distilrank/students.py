@@ -1,0 +1,425 @@
+"""Notebook 04's students: a recipe chosen on dev, the core students with several seeds, every
+system on test with seed-averaged per-query metrics, the fit diagnostic and the paper's claims.
+
+The core students are one network (the pretrained MiniLM-L6 with a mean-pooled linear head,
+`rankers.cross_encoder`) trained at one recipe and one budget:
+
+- `bert6-labels`: human labels alone, on the training queries' first-stage lists (BM25's top k,
+  unjudged = 0, nothing added), RankNet;
+- `bert6-point`, `bert6-margin`, `bert6-hybrid`: the teacher's scores (`distill.target_frame`) with
+  Point-MSE, Margin-MSE and their sum;
+- `bert6-hybrid-no-llm`: the hybrid distilled from `bm25+dense-minilm`, the fusion without the
+  LLM: what the LLM teacher adds to a student, not only to a teacher.
+
+Each trains with `distill.seeds` seeds (`seed`, `seed + 1`, ...): the seed moves the head's
+initialisation, the data order and dropout; the split stays fixed. The first seed's model is saved
+(`students/<name>`) and deployed; every seed's scores are cached (`scores/<name>` for the first,
+`scores/<name>@seed<k>` for the others, `rankers.seed_dirs`). Claims read the seed average of each
+query's metric (`metrics.seed_mean`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from transformers import AutoTokenizer
+
+from distilrank import backbones, distill, fusion, losses, metrics, rankers, results
+from distilrank.paths import write_json
+from distilrank.runtime import set_seed
+from distilrank.training import TrainedSystem, curve_rows, steps_to_reach, train_system
+
+LABELS_LOSS = "ranknet"  # the labels-only student: RankNet on the judged gains of its lists
+NO_LLM = "no-llm"  # suffix of the student distilled from bm25+dense-minilm (`bert6-hybrid-no-llm`)
+RECIPE_FILE = "recipe.json"
+
+
+# Section 2: the recipe, chosen on dev.
+
+def recipe_params(params, recipe) -> object:
+    """The `distill` section with what `recipe` (a `config.Recipe`, or its dict) sets."""
+    values = recipe if isinstance(recipe, dict) else recipe.model_dump()
+    return params.model_copy(update={k: v for k, v in values.items() if v is not None})
+
+
+RECIPE_KEYS = ("max_len", "pseudo_groups", "schedule", "epochs")  # what a recipe may set (`config.Recipe`)
+
+
+def recipe_name(params) -> str:
+    """A recipe's short name: input length, pseudo-query groups, schedule and passes."""
+    return f"len{params.max_len}-pseudo{params.pseudo_groups}-{params.schedule}-x{params.epochs}"
+
+
+def student_frame(train_all: pd.DataFrame, pseudo_groups: int, seed: int) -> pd.DataFrame:
+    """The distilled students' training frame at a recipe: every training query's list and
+    `pseudo_groups` seeded title pseudo-query groups of `distill.target_frame`'s frame (`kind`)."""
+    queries = train_all[train_all.kind == "training query"]
+    pseudo = train_all[train_all.kind == "title pseudo-query"]
+    if pseudo_groups > pseudo.query_id.nunique():
+        raise ValueError(f"distill.pseudo_groups = {pseudo_groups}, but the transfer set has {pseudo.query_id.nunique()} pseudo-queries")
+    picked = distill.pick_queries(pseudo.query_id, pseudo_groups, seed) if pseudo_groups else []
+    return pd.concat([queries, pseudo[pseudo.query_id.isin(picked)]], ignore_index=True)
+
+
+def budget_steps(frame: pd.DataFrame, params) -> int:
+    """Optimiser steps of `params.epochs` passes over `frame`'s groups, `groups_per_step` a step:
+    every training query (and picked pseudo-query) is seen once in every pass."""
+    return -(-params.epochs * frame.query_id.nunique() // params.groups_per_step)
+
+
+def train_one(name: str, loss_name: str, frame: pd.DataFrame, target: str, params, eval_frames: dict[str, pd.DataFrame], *, start: str,
+              seed: int, first: bool, steps: int, out: Path, qrels: pd.DataFrame, device: str, precision: str) -> TrainedSystem:
+    """One student: a fresh cross-encoder (`params.pooling`) on the encoder at `start`, seeded, trained on `frame`'s `target`
+    with `loss_name` for `steps` steps. The first seed saves its model under `students/<name>` and
+    its scores under `scores/<name>`, with a learning curve on dev; a further seed only its
+    test and training-list scores, under `scores/<name>@seed<seed>`."""
+    set_seed(seed)
+    kwargs = distill.distill_loss_kwargs("hybrid", params.margin_weight) if loss_name == "hybrid" else {}
+    run_params = params if first else params.model_copy(update={"eval_every": 0})
+    cache = name if first else f"{name}{rankers.SEED_MARK}{seed}"
+    frames = eval_frames if first else {k: v for k, v in eval_frames.items() if k != "dev"}  # dev: the first seed's curve and the recipe only
+    return train_system(rankers.cross_encoder(start, pooling=params.pooling), AutoTokenizer.from_pretrained(start), frame, run_params,
+                        frames, seed=seed, device=device, work_dir=str(out / "trainer"),
+                        save_to=out / "students" / name if first else None, scores_to=out / "scores" / cache, target=target,
+                        loss_fn=losses.make_loss(loss_name, **kwargs), steps=steps, qrels=qrels, precision=precision)
+
+
+@dataclass
+class RecipeSweep:
+    """The recipes tried on dev (`try_recipes`): a table (recipe, steps, minutes, dev NDCG@5), the
+    chosen `distill` params, and the hybrid student each recipe trained (first seed)."""
+
+    table: pd.DataFrame
+    chosen: object
+    systems: dict[str, TrainedSystem]
+
+
+def try_recipes(params, recipes: Sequence, train_all: pd.DataFrame, eval_frames: dict[str, pd.DataFrame], *, student: str, start: str, seed: int,
+                out: Path, qrels: pd.DataFrame, device: str, precision: str) -> RecipeSweep:
+    """The hybrid student at `params` and at each of `recipes`, trained with `seed` (a seed none of
+    the core students uses: a run picked for its dev score is not one of the runs the claims
+    compare); the best on dev NDCG@5 (all dev queries; the first on a tie) becomes the recipe of
+    every student, written to `students/recipe.json` for the notebooks that train more students
+    (08). Saved under `recipes/<recipe>/`; test is not read."""
+    candidates = {}
+    for recipe in [{}, *recipes]:
+        p = recipe_params(params, recipe)
+        candidates.setdefault(recipe_name(p), p)
+    rows, systems = [], {}
+    for rname, p in candidates.items():
+        frame = student_frame(train_all, p.pseudo_groups, seed)
+        steps = budget_steps(frame, p)
+        systems[rname] = s = train_one(f"{student}-hybrid", "hybrid", frame, "target", p, eval_frames, start=start, seed=seed, first=True,
+                                       steps=steps, out=out / "recipes" / rname, qrels=qrels, device=device, precision=precision)
+        dev_ndcg = metrics.aggregate(metrics.evaluate_candidates(eval_frames["dev"].assign(score=s.scores["dev"]), qrels=qrels), "ndcg@5")
+        rows.append({"recipe": rname, **{k: getattr(p, k) for k in RECIPE_KEYS}, "steps": steps,
+                     "train minutes": s.timing["train minutes"], "total minutes": s.timing["total minutes"], "dev ndcg@5": dev_ndcg})
+    table = pd.DataFrame(rows).set_index("recipe")
+    best = table["dev ndcg@5"].idxmax()
+    table["chosen"] = np.where(table.index == best, "yes", "")
+    chosen = candidates[best]
+    write_json({"recipe": best, **{k: getattr(chosen, k) for k in RECIPE_KEYS},
+                "criterion": "dev NDCG@5 of the hybrid student (first seed), all dev queries"}, out / "students" / RECIPE_FILE)
+    return RecipeSweep(table, chosen, systems)
+
+
+def chosen_params(params, out: Path) -> object:
+    """The `distill` section with the recipe notebook 04 chose on dev (`students/recipe.json`)."""
+    path = Path(out) / "students" / RECIPE_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"no chosen recipe at {path}: run notebook 04")
+    chosen = json.loads(path.read_text())
+    return params.model_copy(update={k: chosen[k] for k in RECIPE_KEYS if k in chosen})
+
+
+# Section 3: the core students, several seeds each.
+
+def core_students(student: str, no_llm: bool) -> dict[str, tuple[str, str]]:
+    """Each core student of one network (`models.students` key `student`) with its (loss, target
+    source): `<student>-labels` (gains), the three distilled losses (the teacher), and the hybrid
+    from `bm25+dense-minilm` when `no_llm`."""
+    names = {f"{student}-labels": (LABELS_LOSS, "labels"),
+             **{f"{student}-{suffix}": (loss, "teacher") for suffix, loss in distill.DISTILL_LOSSES.items()}}
+    if no_llm:
+        names[f"{student}-hybrid-{NO_LLM}"] = ("hybrid", "no_llm")
+    return names
+
+
+def train_core(params, frames: Mapping[str, tuple[pd.DataFrame, str]], eval_frames: dict[str, pd.DataFrame], *,
+               starts: Mapping[str, str], seeds: Sequence[int], no_llm: bool, out: Path, qrels: pd.DataFrame, device: str,
+               precision: str) -> dict[str, list[TrainedSystem]]:
+    """Every core student (`core_students`) of every network of `starts` (`models.students` key ->
+    encoder path) with every seed of `seeds`, at the chosen recipe and
+    one budget: the distilled students' steps (`budget_steps`), which the labels-only student takes
+    too. `frames` maps each target source to (frame, target column): `teacher` and `no_llm`
+    (`student_frame`s) and `labels` (the first-stage lists, `gain`). Score caches of seeds no longer
+    in `seeds` (a profile that lowered `distill.seeds`) are removed first, so that no reader
+    averages a stale seed. Returns each student's runs, by seed order."""
+    steps = budget_steps(frames["teacher"][0], params)
+    names = [n for student in starts for n in core_students(student, no_llm)]
+    remove_stale_seeds(out / "scores", [*names, *[f"{n}+bm25" for n in names]], seeds[1:])
+    runs: dict[str, list[TrainedSystem]] = {}
+    for i, seed in enumerate(seeds):
+        for student, start in starts.items():
+            for name, (loss, source) in core_students(student, no_llm).items():
+                frame, target = frames[source]
+                runs.setdefault(name, []).append(train_one(name, loss, frame, target, params, eval_frames, start=start, seed=seed,
+                                                           first=i == 0, steps=steps, out=out, qrels=qrels, device=device, precision=precision))
+    return runs
+
+
+def remove_stale_seeds(scores_dir: Path, names: Sequence[str], further: Sequence[int]) -> list[Path]:
+    """Delete the `name@seed<k>` score caches of `names` whose k is not in `further` (the seeds
+    after the first); returns what it removed."""
+    import shutil
+
+    keep = {f"{rankers.SEED_MARK}{k}" for k in further}
+    stale = [d for name in names for d in rankers.seed_dirs(scores_dir, name)[1:] if not any(d.name.endswith(k) for k in keep)]
+    for d in stale:
+        shutil.rmtree(d)
+    return stale
+
+
+def budget_table(runs: Mapping[str, list[TrainedSystem]], frames: Mapping[str, tuple[pd.DataFrame, str]], students: Sequence[str],
+                 no_llm: bool) -> pd.DataFrame:
+    """What each core student was given: loss, what it learns from, groups, steps, seeds, the
+    training queries it saw, minutes per seed and parameters."""
+    rows = {}
+    for name, (loss, source) in {n: v for st in students for n, v in core_students(st, no_llm).items()}.items():
+        first = runs[name][0]
+        frame = frames[source][0]
+        ids = pd.Series(frame.query_id.unique()).astype(str)
+        rows[name] = {"loss": loss, "learns from": {"labels": "judged gains", "teacher": "the teacher's scores",
+                                                    "no_llm": "bm25+dense-minilm's scores"}[source],
+                      "groups per pass": frame.query_id.nunique(),
+                      "training queries": int((~ids.str.startswith("t")).sum()),
+                      "steps": first.history[-1]["step"] if first.history else None, "seeds": len(runs[name]),
+                      "train minutes per seed": float(np.mean([r.timing["train minutes"] for r in runs[name]])),
+                      "parameters": backbones.n_parameters(first.model)}
+    return pd.DataFrame(rows).T.infer_objects()
+
+
+# Section 4: every system on test, seed-averaged.
+
+@dataclass
+class TestEvaluation:
+    """Notebook 04's test evaluation: per-query metrics by system (seed means for the core
+    students and their fusions), each seed's own per-query metrics, summaries, and the table."""
+
+    per: dict[str, pd.DataFrame]
+    per_seed: dict[str, list[pd.DataFrame]]
+    summary: dict[str, pd.DataFrame]
+    weights: dict[str, dict[str, float]]
+    table: pd.DataFrame
+
+
+def fuse_seed(name: str, train_scores: np.ndarray, test_scores: np.ndarray, train_lists: pd.DataFrame, test: pd.DataFrame) -> tuple[dict, np.ndarray]:
+    """One student seed fused with BM25: both standardised with statistics of the training lists
+    (`fusion.fit_fusion`, global), weights fitted there; returns (the fusion as a dict, the fused
+    test scores)."""
+    fitted = fusion.fit_fusion(train_lists.assign(student=train_scores), ["student", "bm25_score"])
+    return fitted.to_dict(), fusion.fuse(test.assign(student=test_scores), fitted)
+
+
+def evaluate_on_test(runs: Mapping[str, list[TrainedSystem]], test: pd.DataFrame, train_lists: pd.DataFrame, qrels: pd.DataFrame, *,
+                     out: Path, seed: int, seeds: Sequence[int], teacher: str, precision: str) -> TestEvaluation:
+    """`random`, BM25, `dense-minilm`, the teachers, every core student and each fused with BM25
+    (`<name>+bm25`, fitted per seed on `train_lists`; `seeds` are the training seeds, in the order
+    of each student's runs), `oracle`: per-query metrics (the seed mean for seeded systems),
+    bootstrap summaries over queries (`seed`), and `quality_table`."""
+    refs = metrics.evaluate_references(test, qrels, seed=seed)
+    single = {"bm25": test.bm25_score.to_numpy(), "dense-minilm": test.dense_score.to_numpy(),
+              "bm25+dense-minilm": test.no_llm_score.to_numpy(), "teacher-cpt": test.teacher_score.to_numpy(),
+              "teacher-ensemble": test.ensemble_score.to_numpy()}
+    per_seed = {name: [metrics.evaluate_candidates(test.assign(score=sc), qrels=qrels)] for name, sc in single.items()}
+    weights = {}
+    for name, seed_runs in runs.items():
+        per_seed[name] = [metrics.evaluate_candidates(test.assign(score=r.scores["test"]), qrels=qrels) for r in seed_runs]
+        fused = []
+        for k, r in enumerate(seed_runs):
+            w, sc = fuse_seed(name, r.scores["train"], r.scores["test"], train_lists, test)
+            weights.setdefault(f"{name}+bm25", w)
+            cache = f"{name}+bm25" if k == 0 else f"{name}+bm25{rankers.SEED_MARK}{seeds[k]}"
+            rankers.save_scores({"test": test.assign(score=sc)}, out / "scores" / cache, precision=precision)
+            fused.append(metrics.evaluate_candidates(test.assign(score=sc), qrels=qrels))
+        per_seed[f"{name}+bm25"] = fused
+    per = {"random": refs["random"], **{n: metrics.seed_mean(f) for n, f in per_seed.items()}, "oracle": refs["oracle"]}
+    summary = {n: metrics.summarise(pq, seed=seed).set_index("metric") for n, pq in per.items()}
+    return TestEvaluation(per, per_seed, summary, weights, quality_table(summary, per_seed, teacher))
+
+
+def seed_spread(per_seed: Sequence[pd.DataFrame], metric: str) -> float:
+    """The standard deviation across seeds of a system's corpus `metric` (nan for one seed)."""
+    values = [metrics.aggregate(f, metric) for f in per_seed]
+    return float(np.std(values, ddof=1)) if len(values) > 1 else np.nan
+
+
+def quality_table(summary: Mapping[str, pd.DataFrame], per_seed: Mapping[str, list[pd.DataFrame]], teacher: str) -> pd.DataFrame:
+    """PNR, NDCG@5 and NDCG@10 with 95% query-bootstrap intervals (of the seed mean), the seeds,
+    the spread of NDCG@5 across seeds, and the share of the teacher's NDCG@5."""
+    teacher_ndcg = summary[teacher].loc["ndcg@5", "value"]
+    rows = []
+    for name, s in summary.items():
+        row = {"system": name}
+        for m in ("pnr", "ndcg@5", "ndcg@10"):
+            row[m] = metrics.format_interval(s.loc[m, "value"], s.loc[m, "ci_low"], s.loc[m, "ci_high"])
+        seeds = per_seed.get(name, [])
+        row["seeds"] = len(seeds) if len(seeds) > 1 else ""
+        row["ndcg@5 sd across seeds"] = f"{seed_spread(seeds, 'ndcg@5'):.3f}" if len(seeds) > 1 else ""
+        share = s.loc["ndcg@5", "value"] / teacher_ndcg if teacher_ndcg > 0 and name not in metrics.REFERENCES else np.nan
+        row[f"share of {teacher} ndcg@5"] = "" if np.isnan(share) else f"{share:.2f}"
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("system")
+
+
+def result_rows(evaluation: TestEvaluation, names: Sequence[str], teacher: str) -> list[dict]:
+    """The rows notebook 04 records: every metric of the core students and of their fusions (seed
+    means, `results.summary_rows`), then each student's NDCG@5 spread across seeds (with two seeds
+    or more: one seed has none, and a results row holds a finite value) and share of the teacher's
+    NDCG@5."""
+    systems = [*names, *[f"{n}+bm25" for n in names]]
+    rows = [row for name in systems for row in results.summary_rows(name, evaluation.summary[name].reset_index())]
+    teacher_ndcg = evaluation.summary[teacher].loc["ndcg@5", "value"]
+    for name in systems:
+        n = len(evaluation.per[name])
+        if len(evaluation.per_seed[name]) > 1:
+            rows.append({"system": name, "metric": "ndcg@5_seed_sd", "value": seed_spread(evaluation.per_seed[name], "ndcg@5"),
+                         "ci_low": None, "ci_high": None, "n_queries": n})
+        rows.append({"system": name, "metric": "ndcg@5_share_of_teacher", "value": float(evaluation.summary[name].loc["ndcg@5", "value"] / teacher_ndcg),
+                     "ci_low": None, "ci_high": None, "n_queries": n})
+    return rows
+
+
+def plot_seeds(evaluation: TestEvaluation, names: Sequence[str], teacher: str) -> plt.Figure:
+    """Test NDCG@5 of each core student and its BM25 fusion: one point per seed, the seed mean as
+    a bar with its query-bootstrap interval, against BM25, the teacher and random."""
+    shown = [*names, *[f"{n}+bm25" for n in names]]
+    points = pd.DataFrame([{"system": n, "seed": k, "ndcg@5": metrics.aggregate(f, "ndcg@5")}
+                           for n in shown for k, f in enumerate(evaluation.per_seed[n])])
+    s = {n: evaluation.summary[n].loc["ndcg@5"] for n in shown}
+    fig, ax = plt.subplots(figsize=(11, 4))
+    x = np.arange(len(shown))
+    ax.bar(x, [s[n]["value"] for n in shown], color="lightsteelblue", label="seed mean")
+    ax.errorbar(x, [s[n]["value"] for n in shown], yerr=[[s[n]["value"] - s[n]["ci_low"] for n in shown], [s[n]["ci_high"] - s[n]["value"] for n in shown]],
+                fmt="none", c="k", capsize=3, label="95% bootstrap CI over queries")
+    sns.stripplot(points, x="system", y="ndcg@5", order=shown, color="C3", size=5, jitter=0.12, ax=ax, label="one seed")
+    for ref, style in ((teacher, "-."), ("bm25", "--"), ("random", ":")):
+        ax.axhline(evaluation.summary[ref].loc["ndcg@5", "value"], ls=style, c="grey", lw=1, label=ref)
+    ax.set_xticks(x, shown, rotation=30, ha="right")
+    handles, labels = ax.get_legend_handles_labels()
+    keep = dict(zip(labels, handles, strict=True))
+    ax.legend(keep.values(), keep.keys(), fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+    ax.set(title="test NDCG@5 of the core students: seed mean (bar) and each seed (points)", xlabel="", ylabel="test ndcg@5")
+    return fig
+
+
+# The fit diagnostic: under-fitting and failing to generalise look different.
+
+def fit_diagnostic(runs: Mapping[str, list[TrainedSystem]], eval_frames: Mapping[str, pd.DataFrame], targets: Mapping[str, str]) -> pd.DataFrame:
+    """Per core student: Kendall tau between its scores and what it learned from (`targets`: student
+    name -> column of the lists: the teacher's scores, `bm25+dense-minilm`'s, or the judged gains
+    for the labels-only student) on training queries' lists it trained on (`eval_frames["train"]`)
+    and on the test lists, each the mean over queries and seeds. Low on both: the student
+    under-fits (it did not learn the order where it saw it); high on training, low on test: it
+    does not generalise."""
+    rows = {}
+    for name, seeds in runs.items():
+        col = targets[name]
+        taus = {split: float(np.nanmean([metrics.kendall_per_query(eval_frames[split].assign(score=r.scores[split]), "score", col).mean()
+                                         for r in seeds])) for split in ("train", "test")}
+        rows[name] = {"learned from": col, "τ with its targets, training lists": taus["train"], "τ with its targets, test lists": taus["test"],
+                      "gap (train - test)": taus["train"] - taus["test"]}
+    return pd.DataFrame(rows).T.infer_objects()
+
+
+def target_columns(runs: Mapping[str, list[TrainedSystem]], teacher_col: str, no_llm_col: str = "no_llm_score") -> dict[str, str]:
+    """What each core student learned from, as a column of the lists: the judged gains for
+    `<student>-labels`, `bm25+dense-minilm` for the no-LLM hybrid, the teacher's for the rest."""
+    return {name: "gain" if name.endswith("-labels") else no_llm_col if name.endswith(f"-{NO_LLM}") else teacher_col for name in runs}
+
+
+def fit_reading(diagnostic: pd.DataFrame, low: float = 0.5, gap: float = 0.15) -> list[str]:
+    """One sentence per student saying what `fit_diagnostic` shows: it does not generalise (τ on its
+    training lists exceeds τ on test by `gap` or more), it under-fits (τ below `low` on its own
+    training lists), or it copies its teacher about as well on test as where it trained."""
+    lines = []
+    for name, r in diagnostic.iterrows():
+        tr, te = r["τ with its targets, training lists"], r["τ with its targets, test lists"]
+        if tr - te >= gap:
+            what = f"does not generalise all it fitted: τ {tr:.2f} on its training lists, {te:.2f} on test"
+        elif tr < low:
+            what = f"under-fits: τ {tr:.2f} with its targets even on the lists it trained on ({te:.2f} on test)"
+        else:
+            what = f"orders as its targets do about as well on test ({te:.2f}) as where it trained ({tr:.2f})"
+        lines.append(f"{name} {what}")
+    return lines
+
+
+# Section 5: the claims, on seed averages.
+
+def claims_table(evaluation: TestEvaluation, student: str, teacher: str, no_llm: bool, keep: float = 0.9) -> pd.DataFrame:
+    """The paper's claims, each a paired t-test over test queries on the seed-averaged per-query
+    NDCG@5 (`metrics.claim`): the hybrid beats each single loss; every distilled student beats the
+    labels-only student; the hybrid (alone and fused) beats BM25; the LLM teacher adds to the
+    student (`no_llm`); and the hybrid keeps `keep` of the teacher's NDCG@5 (the share's threshold,
+    its test against the teacher beside it)."""
+    per, h = evaluation.per, f"{student}-hybrid"
+    claims = [metrics.claim(f"{h} beats {student}-point", per[h], per[f"{student}-point"]),
+              metrics.claim(f"{h} beats {student}-margin", per[h], per[f"{student}-margin"])]
+    labels = f"{student}-labels"
+    claims += [metrics.claim(f"{student}-{suffix} beats {labels}", per[f"{student}-{suffix}"], per[labels]) for suffix in distill.DISTILL_LOSSES]
+    claims.append(metrics.claim(f"{h} beats bm25", per[h], per["bm25"]))
+    claims.append(metrics.claim(f"{h}+bm25 beats bm25", per[f"{h}+bm25"], per["bm25"]))
+    if no_llm:
+        claims.append(metrics.claim(f"the LLM teacher adds to the student ({h} beats {h}-{NO_LLM})", per[h], per[f"{h}-{NO_LLM}"]))
+    kept = metrics.claim(f"{h} keeps >= {keep:.0%} of {teacher}'s NDCG@5", per[h], per[teacher])
+    share = evaluation.summary[h].loc["ndcg@5", "value"] / evaluation.summary[teacher].loc["ndcg@5", "value"]
+    kept["verdict"] = f"{'holds' if share >= keep else 'fails'} (share {share:.2f}; vs teacher: {kept['verdict']})"
+    claims.append(kept)
+    return pd.DataFrame(claims).set_index("claim")
+
+
+# Learning curves (first seed).
+
+def learning_curves(runs: Mapping[str, list[TrainedSystem]]) -> pd.DataFrame:
+    """One row per learning-curve point (`system`, `step`, dev metrics) of each core student's
+    first seed."""
+    return pd.DataFrame([{"system": name, **h} for name, seeds in runs.items() for h in seeds[0].history])
+
+
+def dev_references(dev: pd.DataFrame, qrels: pd.DataFrame, teacher: str, teacher_col: str, curve_queries: int | None, seed: int) -> dict[str, float]:
+    """Dev NDCG@5 of the teacher, BM25 and `random` on the dev queries the learning curves read
+    (`training.curve_rows`): the curves' reference lines, on the same queries as the curves."""
+    d = dev[curve_rows(dev, curve_queries, seed)]
+    ndcg = lambda df, col: metrics.aggregate(metrics.evaluate_candidates(df, score=col, qrels=qrels), "ndcg@5")  # noqa: E731
+    return {f"{teacher} (dev)": ndcg(d, teacher_col), "bm25 (dev)": ndcg(d, "bm25_score"),
+            "random (dev)": metrics.aggregate(metrics.evaluate_references(d, qrels, seed=seed)["random"], "ndcg@5")}
+
+
+def plot_learning_curves(curve: pd.DataFrame, dev_ref: Mapping[str, float], budget: int) -> plt.Figure:
+    """Dev NDCG@5 against the step, one line per student (first seed), with the `dev_references`
+    lines and the budget's end marked; the legend outside the data."""
+    fig, ax = plt.subplots(figsize=(9, 3.8))
+    sns.lineplot(curve, x="step", y="dev ndcg@5", hue="system", marker="o", ax=ax)
+    for (name, value), style in zip(dev_ref.items(), ["-.", "--", ":"], strict=True):
+        ax.axhline(value, ls=style, c="grey", label=name)
+    ax.axvline(budget, c="k", lw=0.8, label="budget (steps)")
+    ax.set(title="dev NDCG@5 during training (first seed; the curve's dev queries)")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+    return fig
+
+
+def curve_summary(curve: pd.DataFrame, target: float) -> pd.DataFrame:
+    """Per student: dev NDCG@5 at its curve's last step and the steps it would need to reach
+    `target` (BM25 on the curve's dev queries), extrapolated by `training.steps_to_reach` (a
+    log-linear fit: an order of magnitude, not a promise)."""
+    need = {name: steps_to_reach(g.to_dict("records"), target) for name, g in curve.groupby("system")}
+    return pd.DataFrame({"dev ndcg@5 at the end": curve.sort_values("step").groupby("system")["dev ndcg@5"].last(),
+                         "steps to reach bm25 on dev (extrapolated)": pd.Series(need, dtype=float).round(-1)})
