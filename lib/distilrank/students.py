@@ -94,7 +94,7 @@ def train_one(name: str, loss_name: str, frame: pd.DataFrame, target: str, param
 @dataclass
 class RecipeSweep:
     """The recipes tried on dev (`try_recipes`): a table (recipe, steps, minutes, dev NDCG@5), the
-    chosen `distill` params, and the hybrid student each recipe trained (first seed)."""
+    chosen `distill` params, and the hybrid student each recipe trained (at the sweep's own seed)."""
 
     table: pd.DataFrame
     chosen: object
@@ -126,7 +126,8 @@ def try_recipes(params, recipes: Sequence, train_all: pd.DataFrame, eval_frames:
     table["chosen"] = np.where(table.index == best, "yes", "")
     chosen = candidates[best]
     write_json({"recipe": best, **{k: getattr(chosen, k) for k in RECIPE_KEYS},
-                "criterion": "dev NDCG@5 of the hybrid student (first seed), all dev queries"}, out / "students" / RECIPE_FILE)
+                "criterion": f"dev NDCG@5 of the hybrid student (seed {seed}, none of the core students'), all dev queries"},
+               out / "students" / RECIPE_FILE)
     return RecipeSweep(table, chosen, systems)
 
 
