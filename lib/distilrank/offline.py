@@ -62,10 +62,10 @@ def evaluate_systems(test: pd.DataFrame, qrels: pd.DataFrame, scores: Mapping[st
     per.update(metrics.evaluate_references(test, qrels, seed=seed))
     if scores_dir is not None:  # a system trained with several seeds: each query's metric is the seeds' mean (notebook 04)
         for name in scores:
-            dirs = rankers.seed_dirs(scores_dir, name)
-            if len(dirs) > 1:
-                per[name] = metrics.seed_mean([metrics.evaluate_candidates(test.assign(score=rankers.load_scores(d, "test", test)), qrels=qrels)
-                                               for d in dirs])
+            further = rankers.seed_dirs(scores_dir, name)[1:]  # the first seed's scores are `scores[name]`, evaluated above
+            if further:
+                per[name] = metrics.seed_mean([per[name], *[metrics.evaluate_candidates(test.assign(score=rankers.load_scores(d, "test", test)),
+                                                                                        qrels=qrels) for d in further]])
     summary = {name: metrics.summarise(per[name], n_resamples=n_resamples, seed=seed) for name in systems}
     return per, summary
 

@@ -31,6 +31,7 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 
 from distilrank import student_head
 from distilrank.paths import atomic_dir
+from distilrank.precision import CHOICES as precision_choices
 from distilrank.precision import autocast
 from distilrank.prep import load_prepared, save_prepared
 from distilrank.student_head import MeanPoolConfig, MeanPoolCrossEncoder
@@ -318,7 +319,7 @@ def score_candidates(model: nn.Module, tokenizer, df: pd.DataFrame, max_len: int
 
 
 SCORES_META = "scores_meta.json"
-PRECISIONS = ("fp32", "bf16", "fp16")
+PRECISIONS = tuple(c for c in precision_choices if c != "auto")  # what computed a cache: `precision.CHOICES` as resolved
 
 
 def save_scores(frames: dict[str, pd.DataFrame], path: str | Path, *, precision: str = "fp32") -> None:
