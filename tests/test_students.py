@@ -167,7 +167,7 @@ def test_evaluate_on_test_averages_seeds_fuses_each_seed_and_caches_it(tmp_path)
     # each seed is fused with BM25 on its own training scores, cached under the seed's name
     for k, name in enumerate(["bert6-hybrid+bm25", f"bert6-hybrid+bm25{rankers.SEED_MARK}14"]):
         r = runs["bert6-hybrid"][k]
-        _, fused = students.fuse_seed("bert6-hybrid", r.scores["train"], r.scores["test"], train_lists, test)
+        _, fused = students.fuse_seed(r.scores["train"], r.scores["test"], train_lists, test)
         np.testing.assert_allclose(rankers.load_scores(tmp_path / "scores" / name, "test", test), fused)
         assert rankers.scores_precision(tmp_path / "scores" / name) == "fp32"
     assert [p.name for p in rankers.seed_dirs(tmp_path / "scores", "bert6-hybrid+bm25")] == ["bert6-hybrid+bm25", "bert6-hybrid+bm25@seed14"]

@@ -221,7 +221,7 @@ class TestEvaluation:
     table: pd.DataFrame
 
 
-def fuse_seed(name: str, train_scores: np.ndarray, test_scores: np.ndarray, train_lists: pd.DataFrame, test: pd.DataFrame) -> tuple[dict, np.ndarray]:
+def fuse_seed(train_scores: np.ndarray, test_scores: np.ndarray, train_lists: pd.DataFrame, test: pd.DataFrame) -> tuple[dict, np.ndarray]:
     """One student seed fused with BM25: both standardised with statistics of the training lists
     (`fusion.fit_fusion`, global), weights fitted there; returns (the fusion as a dict, the fused
     test scores)."""
@@ -245,7 +245,7 @@ def evaluate_on_test(runs: Mapping[str, list[TrainedSystem]], test: pd.DataFrame
         per_seed[name] = [metrics.evaluate_candidates(test.assign(score=r.scores["test"]), qrels=qrels) for r in seed_runs]
         fused = []
         for k, r in enumerate(seed_runs):
-            w, sc = fuse_seed(name, r.scores["train"], r.scores["test"], train_lists, test)
+            w, sc = fuse_seed(r.scores["train"], r.scores["test"], train_lists, test)
             weights.setdefault(f"{name}+bm25", w)
             cache = f"{name}+bm25" if k == 0 else f"{name}+bm25{rankers.SEED_MARK}{seeds[k]}"
             rankers.save_scores({"test": test.assign(score=sc)}, out / "scores" / cache, precision=precision)
