@@ -166,3 +166,44 @@ def test_curriculum_rebalanced_rounds_favour_the_hardest_category(tmp_path):
     expected = np.where(hard, 0.5 * base / base[hard].sum(), 0.5 * base / base[~hard].sum())
     np.testing.assert_allclose(plan.groups.weights, expected)
     assert plan.history[1]["draws in category 1"] == pytest.approx(expected[2:].sum())
+
+
+def test_train_plans_trains_every_plan_with_every_seed_and_fresh_plans(tmp_path, monkeypatch):
+    import transformers
+
+    import distilrank.curriculum as cur_mod
+    import distilrank.rankers as rankers_mod
+    import distilrank.training as training_mod
+
+    calls = []
+
+    def fake_train_system(model, tok, df, params, frames, *, seed, scores_to, sampler, callbacks, steps, **_):
+        groups = sampler([Group([[1], [2]], [1.0, 0.0], "a"), Group([[3], [4]], [0.0, 1.0], "b")])
+        calls.append({"seed": seed, "cache": scores_to.name, "frames": sorted(frames), "eval_every": params.eval_every,
+                      "draws": len(groups), "rounds": len(callbacks)})
+        return SimpleNamespace(scores={k: np.zeros(len(v)) for k, v in frames.items()}, history=[{"step": steps}] if "dev" in frames else [])
+
+    monkeypatch.setattr(training_mod, "train_system", fake_train_system)
+    monkeypatch.setattr(rankers_mod, "cross_encoder", lambda start, pooling: None)
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", staticmethod(lambda start: None))
+    made = []
+
+    def make():
+        base = pd.Series([0.5, 0.5], index=["a", "b"])
+        plans = {"uniform": Curriculum(base), "curriculum": Curriculum(base, 2, [0.7], pool=pd.DataFrame({"query_id": ["a"], "target": [1.0]}))}
+        made.append(plans)
+        return plans
+
+    params = SimpleNamespace(eval_every=2, pooling="mean", group_size=2, groups_per_step=1, max_len=8, batch_size=4,
+                             model_copy=lambda update: SimpleNamespace(**{**vars(params), **update}))
+    frame = pd.DataFrame({"query_id": ["a"], "doc_id": ["x"]})
+    runs, plans = cur_mod.train_plans(make, frame, params, {"dev": frame, "test": frame}, start="unused", loss_fn=None, steps=4,
+                                      seeds=[13, 14], pool=frame, scores_dir=tmp_path, work_dir=str(tmp_path), qrels=frame,
+                                      device="cpu", precision="fp32")
+    assert list(runs) == ["bert6-uniform", "bert6-curriculum"] and all(len(r) == 2 for r in runs.values())
+    # first seed: the plain cache, dev scored (the curve); a further seed: `@seed<k>`, no dev, no curve
+    assert [(c["seed"], c["cache"], c["frames"], c["eval_every"]) for c in calls] == [
+        (13, "bert6-uniform", ["dev", "test"], 2), (13, "bert6-curriculum", ["dev", "test"], 2),
+        (14, "bert6-uniform@seed14", ["test"], 0), (14, "bert6-curriculum@seed14", ["test"], 0)]
+    assert [c["draws"] for c in calls] == [4] * 4 and [c["rounds"] for c in calls] == [0, 1, 0, 1]
+    assert len(made) == 2 and made[0] is not made[1] and plans is made[0]  # fresh plans per seed; the first seed's come back

@@ -80,13 +80,14 @@ def test_try_recipes_trains_each_distinct_recipe_once_and_keeps_the_best_on_dev(
 
     def fake_train_one(name, loss_name, frame, target, params, eval_frames, *, steps, out, first, **_):
         trained.append((name, loss_name, params.max_len, frame.query_id.nunique(), steps, first, out.name))
+        assert set(eval_frames) == {"dev"}  # the sweep scores dev only: test is neither scored nor read
         good = params.max_len == 24  # the shorter input ranks dev right here
         sign = 1.0 if good else -1.0
         return SimpleNamespace(scores={"dev": sign * eval_frames["dev"].gain.to_numpy(dtype=float)}, timing={"train minutes": 0.5, "total minutes": 1.0})
 
     monkeypatch.setattr(students, "train_one", fake_train_one)
     params = _distill(max_len=32, pseudo_groups=2, epochs=1, groups_per_step=2, schedule="cosine")
-    sweep = students.try_recipes(params, [Recipe(max_len=32), Recipe(max_len=24), {"pseudo_groups": 0}], _train_all(), {"dev": dev},
+    sweep = students.try_recipes(params, [Recipe(max_len=32), Recipe(max_len=24), {"pseudo_groups": 0}], _train_all(), {"dev": dev, "test": dev},
                                  student="bert6", start="unused", seed=0, out=tmp_path, qrels=dev, device="cpu", precision="fp32")
     # {max_len: 32} is the section's own recipe: trained once; each run is the hybrid student's first seed
     assert [t[-1] for t in trained] == ["len32-pseudo2-cosine-x1", "len24-pseudo2-cosine-x1", "len32-pseudo0-cosine-x1"]

@@ -277,8 +277,8 @@ class CurriculumParams(_Section):
     """Notebook 08: a TAPIR-style curriculum (`distilrank.curriculum`) for the hybrid student.
 
     Four students (uniform, rebalanced, curriculum, curriculum-rebalanced) learn from the same
-    teacher with the hybrid loss for `steps` steps each, with `distill`'s other settings; the
-    learning curve has a point at every round boundary."""
+    teacher with the hybrid loss for `steps` steps each and `seeds` seeds, with notebook 04's recipe
+    (`max_len` may shorten its input); the learning curve has a point at every round boundary."""
 
     steps: int = Field(ge=1, description="optimiser steps per student (the same for all four)")
     clusters: int = Field(ge=1, description="k of the k-means task categories over query embeddings")
@@ -287,6 +287,8 @@ class CurriculumParams(_Section):
     hard_share_end: float = Field(ge=0, le=1, description="... rising linearly to this in the last round")
     difficulty_depth: int = Field(ge=2, description="difficulty is measured on the teacher's top-k candidates per query")
     examples_per_cluster: int = Field(3, ge=1, description="example queries shown per category")
+    seeds: int = Field(ge=1, description="training seeds per student; the claims read each student's seed-averaged per-query scores")
+    max_len: int | None = Field(None, ge=8, description="the students' input length (None: notebook 04's recipe)")
 
     @model_validator(mode="after")
     def _rounds_fit(self) -> CurriculumParams:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -272,3 +273,37 @@ def pool_scorer(pool: pd.DataFrame, tokenizer, params, device: str, precision: s
         return score_candidates(model, tokenizer, pool, params.max_len, params.batch_size, device, desc="difficulty", precision=precision)
 
     return score
+
+
+def train_plans(make_plans: Callable[[], dict[str, Curriculum]], train_df: pd.DataFrame, params, eval_frames: dict[str, pd.DataFrame], *,
+                start: str, loss_fn: Callable, steps: int, seeds: Sequence[int], pool: pd.DataFrame, scores_dir, work_dir: str,
+                qrels: pd.DataFrame, device: str, precision: str, prefix: str = "bert6") -> tuple[dict[str, list], dict[str, Curriculum]]:
+    """Every plan's student (`make_plans()` gives fresh plans: a plan keeps its round history) with
+    every seed of `seeds`, from the encoder at `start`, each on `train_df`'s `target` for `steps`
+    steps. The first seed scores every frame of `eval_frames` (dev: the learning curve at each round
+    boundary) into `scores_dir/<prefix>-<plan>`; a further seed scores all but dev, into
+    `<prefix>-<plan>@seed<k>`. Returns each student's runs in seed order and the first seed's plans."""
+    from transformers import AutoTokenizer
+
+    from distilrank.rankers import SEED_MARK, cross_encoder
+    from distilrank.runtime import set_seed
+    from distilrank.training import train_system
+
+    runs: dict[str, list] = {}
+    first_plans: dict[str, Curriculum] = {}
+    for i, seed in enumerate(seeds):
+        plans = make_plans()
+        first_plans = first_plans or plans
+        run_params = params if i == 0 else params.model_copy(update={"eval_every": 0})
+        frames = eval_frames if i == 0 else {k: v for k, v in eval_frames.items() if k != "dev"}
+        for name, plan in plans.items():
+            set_seed(seed)
+            model, tok = cross_encoder(start, pooling=params.pooling), AutoTokenizer.from_pretrained(start)
+            cache = f"{prefix}-{name}" if i == 0 else f"{prefix}-{name}{SEED_MARK}{seed}"
+            score = pool_scorer(pool, tok, params, device, precision)
+            runs.setdefault(f"{prefix}-{name}", []).append(train_system(
+                model, tok, train_df, run_params, frames, seed=seed, device=device, work_dir=work_dir,
+                scores_to=Path(scores_dir) / cache, target="target", loss_fn=loss_fn, steps=steps, qrels=qrels, precision=precision,
+                sampler=plan.sampler(steps, params.group_size, params.groups_per_step, seed),
+                callbacks=plan.callbacks(steps, params.groups_per_step, score)))
+    return runs, first_plans

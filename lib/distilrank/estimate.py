@@ -130,8 +130,8 @@ def profile_stages(cfg: Any, teacher_shape: str = "llm-7b", student_shapes: dict
     stages.append(Stage(f"07 {len(cells)} grid students", students.get("bert6", "bert-6"), True,
                         len(cells) * rd.steps * rd.groups_per_step * rd.group_size, rd.max_len, rd.group_size * rd.groups_per_step))
     c = cfg.curriculum
-    stages.append(Stage("08 four curriculum students", students.get("bert6", "bert-6"), True,
-                        4 * c.steps * d.groups_per_step * d.group_size, d.max_len, d.group_size * d.groups_per_step))
+    stages.append(Stage(f"08 four curriculum students x {c.seeds} seeds", students.get("bert6", "bert-6"), True,
+                        4 * c.seeds * c.steps * d.groups_per_step * d.group_size, c.max_len or d.max_len, d.group_size * d.groups_per_step))
     return stages
 
 

@@ -107,7 +107,7 @@ def try_recipes(params, recipes: Sequence, train_all: pd.DataFrame, eval_frames:
     the core students uses: a run picked for its dev score is not one of the runs the claims
     compare); the best on dev NDCG@5 (all dev queries; the first on a tie) becomes the recipe of
     every student, written to `students/recipe.json` for the notebooks that train more students
-    (08). Saved under `recipes/<recipe>/`; test is not read."""
+    (08). Saved under `recipes/<recipe>/`; only dev is scored (test is neither scored nor read)."""
     candidates = {}
     for recipe in [{}, *recipes]:
         p = recipe_params(params, recipe)
@@ -116,7 +116,7 @@ def try_recipes(params, recipes: Sequence, train_all: pd.DataFrame, eval_frames:
     for rname, p in candidates.items():
         frame = student_frame(train_all, p.pseudo_groups, seed)
         steps = budget_steps(frame, p)
-        systems[rname] = s = train_one(f"{student}-hybrid", "hybrid", frame, "target", p, eval_frames, start=start, seed=seed, first=True,
+        systems[rname] = s = train_one(f"{student}-hybrid", "hybrid", frame, "target", p, {"dev": eval_frames["dev"]}, start=start, seed=seed, first=True,
                                        steps=steps, out=out / "recipes" / rname, qrels=qrels, device=device, precision=precision)
         dev_ndcg = metrics.aggregate(metrics.evaluate_candidates(eval_frames["dev"].assign(score=s.scores["dev"]), qrels=qrels), "ndcg@5")
         rows.append({"recipe": rname, **{k: getattr(p, k) for k in RECIPE_KEYS}, "steps": steps,
