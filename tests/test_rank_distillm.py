@@ -189,6 +189,35 @@ def test_effect_pairs_compare_cells_that_differ_in_one_axis_and_verdicts_follow_
     assert len(table) == 4
 
 
+def test_a_first_stage_effect_whose_premise_fails_is_not_testable():
+    cells = [parse_cell(n) for n in ("ranknet-ranks-bm25-d20", "ranknet-ranks-dense-d20")]
+    pairs = effect_pairs(cells)
+    rng = np.random.default_rng(2)
+    q = [f"q{i}" for i in range(40)]
+    base = rng.uniform(0.2, 0.6, 40)
+    per = {"s-ranknet-ranks-bm25-d20": pd.DataFrame({"query_id": q, "ndcg@5": base}),
+           "s-ranknet-ranks-dense-d20": pd.DataFrame({"query_id": q, "ndcg@5": base + 0.2 + rng.normal(0, 0.01, 40)}),
+           "random": pd.DataFrame({"query_id": q, "ndcg@5": base - 0.15})}
+    # the students' difference is clear, but dense-minilm ranks the test lists no better than bm25 (a +-0.01 wobble)
+    firsts = {"bm25": pd.DataFrame({"query_id": q, "ndcg@5": base}),
+              "dense-minilm": pd.DataFrame({"query_id": q, "ndcg@5": base + np.tile([0.01, -0.01], 20)})}
+    row = rank_distillm.verdicts(pairs, {**firsts, **per}, "s").iloc[0]
+    assert row["verdict"].startswith("not testable: dense-minilm does not rank the test lists better than bm25 (Δ ndcg@5 +0.000, p 1")
+    assert row["against the paper"] == "" and row["Δ ndcg@5"] == pytest.approx(0.2, abs=0.01)
+    assert (row["system"], row["against"]) == ("s-ranknet-ranks-dense-d20", "s-ranknet-ranks-bm25-d20")
+    firsts["dense-minilm"] = firsts["dense-minilm"].assign(**{"ndcg@5": base + 0.1 + rng.normal(0, 0.01, 40)})  # the premise holds
+    assert rank_distillm.verdicts(pairs, {**firsts, **per}, "s").iloc[0]["verdict"] == "holds"
+    assert rank_distillm.verdicts(pairs, per, "s").iloc[0]["verdict"] == "holds"  # no first-stage rankers given: no premise read
+
+
+def test_stage_rankers_score_the_lists_each_first_stage_column_orders():
+    lists = pd.DataFrame({"query_id": ["q"] * 3, "doc_id": ["a", "b", "c"], "gain": [0, 3, 1],
+                          "bm25_score": [3.0, 2.0, 1.0], "dense_score": [0.1, 0.9, 0.5]})
+    per = rank_distillm.stage_rankers(lists, lists[["query_id", "doc_id", "gain"]])
+    assert set(per) == {"bm25", "dense-minilm"}  # no no_llm_score column: no fused ranker
+    assert per["dense-minilm"]["ndcg@5"].iloc[0] == pytest.approx(1.0) and per["bm25"]["ndcg@5"].iloc[0] < 1.0
+
+
 def test_targets_are_compared_only_for_losses_that_read_their_values():
     cells = [parse_cell(n) for n in ("ranknet-ranks-bm25-d20", "ranknet-scores-bm25-d20", "kl-ranks-bm25-d20", "kl-scores-bm25-d20")]
     assert [(a.name, b.name) for _, _, a, b in effect_pairs(cells)] == [("kl-ranks-bm25-d20", "kl-scores-bm25-d20")]

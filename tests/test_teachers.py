@@ -107,3 +107,9 @@ def test_evaluate_systems_orders_tests_and_claims():
     assert claims.loc["CPT helps the teacher (teacher-cpt-a beats teacher-no-cpt)", "verdict"] == "holds"
     assert claims.loc["the LLM adds to the fusion (teacher-ensemble beats bm25+dense-minilm)", "verdict"] == "holds"
     assert not claims.index.str.contains("bert6-labels").any() and len(claims) == 6
+    assert claims.loc["teacher-cpt beats bm25", ["system", "against", "paper claim", "headline"]].tolist() == ["teacher-cpt", "bm25", "llm-teacher", True]
+    assert claims.headline.sum() == 2 and set(claims["paper claim"]) == {"first-stage", "llm-adds", "llm-teacher", "cpt"}
+    # the ablation's variant is the chosen teacher: one system, one name (teacher-cpt, not its alias teacher-cpt-a)
+    chosen = teachers.claims(ev.per, "a", "teacher-no-cpt", chosen="a")
+    assert "CPT helps the teacher (teacher-cpt beats teacher-no-cpt)" in chosen.index and not chosen.index.str.contains("teacher-cpt-a").any()
+    assert chosen.loc["CPT helps the teacher (teacher-cpt beats teacher-no-cpt)", "system"] == "teacher-cpt"

@@ -43,6 +43,7 @@ from distilrank.precision import autocast
 from distilrank.prep import save_prepared
 from distilrank.rankers import document_text
 from distilrank.runtime import set_seed
+from distilrank.verdicts import HOLDS, NOT_TESTABLE, kind, premised
 
 STAGES: tuple[str, ...] = FIRST_STAGES.__args__  # bm25, dense, fused
 TARGETS: tuple[str, ...] = TARGET_KINDS.__args__  # scores, ranks
@@ -307,25 +308,54 @@ def beats_random(per_student: pd.DataFrame, per_random: pd.DataFrame, alpha: flo
     return metrics.verdict(t["diff"], t["p"], alpha) == "holds"
 
 
+# each first stage as a ranker of the test lists: its system name and its score column there
+STAGE_RANKERS = {"bm25": ("bm25", "bm25_score"), "dense": ("dense-minilm", "dense_score"), "fused": ("bm25+dense-minilm", "no_llm_score")}
+
+
+def stage_rankers(test: pd.DataFrame, qrels: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Per-query metrics of each first stage (`STAGE_RANKERS`) re-ranking the test lists, for the
+    stages whose score column the lists carry: the premise of each first-stage effect."""
+    return {name: metrics.evaluate_candidates(test.assign(score=test[col]), qrels=qrels)
+            for name, col in STAGE_RANKERS.values() if col in test.columns}
+
+
+def stage_premise(better: str, other: str, per: dict[str, pd.DataFrame]) -> tuple[bool, str] | None:
+    """Whether first stage `better` ranks the test lists better than `other` (a paired t-test on
+    NDCG@5 that holds), the premise of "`better`'s candidates beat `other`'s", with the reason
+    when it does not; None when `per` lacks either ranker."""
+    a, b = STAGE_RANKERS[better][0], STAGE_RANKERS[other][0]
+    if a not in per or b not in per:
+        return None
+    t = metrics.paired_test(per[a], per[b], "ndcg@5")
+    ok = metrics.verdict(t["diff"], t["p"]) == HOLDS
+    return ok, f"{a} does not rank the test lists better than {b} (Δ ndcg@5 {t['diff']:+.3f}, p {t['p']:.3g}), the premise of the effect"
+
+
 def verdicts(pairs: Sequence[tuple[str, str | None, Cell, Cell]], per: dict[str, pd.DataFrame], student: str,
-             n_resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
+                   n_resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
     """One row per tested effect: the two students, Δ NDCG@5 (better - other) with a 95% bootstrap
     interval over test queries (unadjusted) and its paired t-test, Benjamini-Hochberg adjusted over
     the effects tested, the verdict (on the adjusted p), how it reads against what Rank-DistiLLM
-    reported, and whether both students beat `random` (`per["random"]`) at all."""
+    reported, and whether both students beat `random` (`per["random"]`) at all. A first-stage
+    effect whose premise fails (`stage_premise`: the better stage does not rank the test lists
+    better than the other, read from `per`'s first-stage rankers, `stage_rankers`) is not testable."""
     rows = []
     for text, expected, a, b in pairs:
         pa, pb = per[f"{student}-{a.name}"], per[f"{student}-{b.name}"]
         t = metrics.paired_test(pa, pb, "ndcg@5")
         lo, hi = metrics.bootstrap_ci(paired_differences(pa, pb), "ndcg@5", n_resamples=n_resamples, seed=seed)
+        premise = stage_premise(a.stage, b.stage, per) if a.stage != b.stage else None
         rows.append({"effect": text, "compared": f"{a.name} vs {b.name}", "Δ ndcg@5": t["diff"], "Δ 95% CI (unadjusted)": f"[{lo:+.3f}, {hi:+.3f}]",
                      "p": t["p"], "queries": t["n_queries"], "paper": expected or "not reported",
-                     "both beat random": "yes" if beats_random(pa, per["random"]) and beats_random(pb, per["random"]) else "no"})
-    table = pd.DataFrame(rows, columns=["effect", "compared", "Δ ndcg@5", "Δ 95% CI (unadjusted)", "p", "queries", "paper", "both beat random"])
+                     "both beat random": "yes" if beats_random(pa, per["random"]) and beats_random(pb, per["random"]) else "no",
+                     "system": f"{student}-{a.name}", "against": f"{student}-{b.name}", "premise": premise})
+    table = pd.DataFrame(rows, columns=["effect", "compared", "Δ ndcg@5", "Δ 95% CI (unadjusted)", "p", "queries", "paper", "both beat random",
+                                        "system", "against", "premise"])
     table["p (BH)"] = metrics.adjust_pvalues(table["p"].to_numpy()) if len(table) else []
-    table["verdict"] = [metrics.verdict(d, p) for d, p in zip(table["Δ ndcg@5"], table["p (BH)"], strict=True)]
+    table["verdict"] = [metrics.verdict(d, p) if pr is None else premised(metrics.verdict(d, p), *pr)
+                        for d, p, pr in zip(table["Δ ndcg@5"], table["p (BH)"], table["premise"], strict=True)]
     table["against the paper"] = [against_paper(v, e) for v, e in zip(table["verdict"], table["paper"], strict=True)]
-    return table
+    return table.drop(columns="premise")
 
 
 def against_paper(verdict: str, predicted: str) -> str:
@@ -334,7 +364,7 @@ def against_paper(verdict: str, predicted: str) -> str:
     direction), `inconclusive` (the paper found a gain this run cannot tell from zero); empty
     where the paper did not test it. Directions only: the paper's magnitudes are nDCG@10 on TREC
     DL, not comparable with NDCG@5 here."""
-    if predicted == "not reported":
+    if predicted == "not reported" or kind(verdict) == NOT_TESTABLE:
         return ""
     if verdict == predicted:
         return "consistent"

@@ -121,13 +121,18 @@ class ClaimRow(BaseModel):
     ci_high: float | None = None
     p: float | None = None
     p_adjusted: float | None = None  # within the notebook's family (Benjamini-Hochberg), when it adjusts
-    verdict: str
+    verdict: str  # `verdicts.KINDS`: holds, fails, no significant difference, fragile, not testable (with what follows)
     detail: str | None = None  # e.g. how the verdict reads against the paper
     n_queries: int | None = None
+    system: str | None = None  # the system claimed better ...
+    against: str | None = None  # ... and the other one
+    paper_claim: str | None = None  # the group it is filed under (`verdicts.GROUPS` key), None: its notebook's
+    headline: bool = False  # the test of that group's claim (its line in the front page's verdict box)
+    dev_delta: float | None = None  # the same difference on the dev queries, when the notebook measured it
     profile: str
     commit: str
 
-    @field_validator("delta", "ci_low", "ci_high", "p", "p_adjusted", mode="before")
+    @field_validator("delta", "ci_low", "ci_high", "p", "p_adjusted", "dev_delta", mode="before")
     @classmethod
     def _undefined_is_none(cls, v: float | None) -> float | None:
         return None if v is None or (isinstance(v, float) and not math.isfinite(v)) else float(v)
@@ -146,18 +151,31 @@ def _first(row: pd.Series, *names: str, startswith: str | None = None):
 
 def claim_rows(table: pd.DataFrame, notebook: str, section: str, metric: str = "ndcg@5") -> list[dict]:
     """Rows for `record_claims` from a notebook's claims table (indexed by the claim; columns `Δ…`,
-    `p`, `verdict`, and where present `p (BH)`, `queries`, `against the paper`, a `[lo, hi]` column
-    named `Δ 95% CI…`, and a `metric` column that overrides `metric` per row)."""
+    `p`, `verdict`, and where present `p (BH)`, `queries`, `against the paper` or `note`, a
+    `[lo, hi]` column named `Δ 95% CI…`, a `metric` column that overrides `metric` per row, and
+    `verdicts.claim`'s `system`, `against`, `paper claim`, `headline` and `dev Δ`)."""
     rows = []
     for claim, r in table.iterrows():
         ci = _first(r, startswith="Δ 95% CI")
         lo, hi = (float(x) for x in str(ci).strip("[]").split(",")) if isinstance(ci, str) else (None, None)
         n = _first(r, "queries", "n_queries")
+        text = {k: _first(r, k) for k in ("system", "against", "paper claim")}
         rows.append({"notebook": notebook, "section": section, "claim": str(claim), "metric": str(_first(r, "metric") or metric),
                      "delta": _first(r, "Δ", startswith="Δ ndcg"), "ci_low": lo, "ci_high": hi, "p": _first(r, "p"),
                      "p_adjusted": _first(r, "p (BH)", "p (BH-adjusted)"), "verdict": str(r["verdict"]),
-                     "detail": _first(r, "against the paper"), "n_queries": None if n is None else int(n)})
+                     "detail": _first(r, "against the paper", "note"), "n_queries": None if n is None else int(n),
+                     **{k.replace(" ", "_"): None if v is None else str(v) for k, v in text.items()},
+                     "headline": bool(_first(r, "headline") or False), "dev_delta": _first(r, "dev Δ")})
     return rows
+
+
+RECORD_ONLY = ("system", "against", "paper claim", "headline")  # claims-table columns for the record, not the reader
+
+
+def shown_claims(table: pd.DataFrame) -> pd.DataFrame:
+    """A claims table as a notebook shows it: without the columns only the record reads
+    (`RECORD_ONLY`: the claim's text names its systems)."""
+    return table.drop(columns=[c for c in RECORD_ONLY if c in table.columns])
 
 
 def claims_path(profile: str) -> Path:

@@ -31,7 +31,7 @@ import pandas as pd
 import seaborn as sns
 from transformers import AutoTokenizer
 
-from distilrank import backbones, distill, fusion, losses, metrics, rankers, results
+from distilrank import backbones, distill, fusion, losses, metrics, rankers, results, verdicts
 from distilrank.paths import write_json
 from distilrank.runtime import set_seed
 from distilrank.training import TrainedSystem, curve_rows, steps_to_reach, train_system
@@ -365,24 +365,41 @@ def fit_reading(diagnostic: pd.DataFrame, low: float = 0.5, gap: float = 0.15) -
 
 # Section 5: the claims, on seed averages.
 
-def claims_table(evaluation: TestEvaluation, student: str, teacher: str, no_llm: bool, keep: float = 0.9) -> pd.DataFrame:
+def dev_per_query(runs: Mapping[str, list[TrainedSystem]], dev: pd.DataFrame, qrels: pd.DataFrame,
+                  columns: Mapping[str, str]) -> dict[str, pd.DataFrame]:
+    """Per-query metrics on every dev query: each core student's first seed (the only seed scored
+    on dev) and each system of `columns` (name -> score column of `dev`, e.g. bm25 and the teacher).
+    `claims_table` reads the dev order of each claim's two systems from them."""
+    per = {name: metrics.evaluate_candidates(dev.assign(score=dev[col]), qrels=qrels) for name, col in columns.items()}
+    per |= {name: metrics.evaluate_candidates(dev.assign(score=seeds[0].scores["dev"]), qrels=qrels)
+            for name, seeds in runs.items() if "dev" in seeds[0].scores}
+    return per
+
+
+def claims_table(evaluation: TestEvaluation, student: str, teacher: str, no_llm: bool, keep: float = 0.9,
+                 dev: Mapping[str, pd.DataFrame] | None = None) -> pd.DataFrame:
     """The paper's claims, each a paired t-test over test queries on the seed-averaged per-query
-    NDCG@5 (`metrics.claim`): the hybrid beats each single loss; every distilled student beats the
-    labels-only student; the hybrid (alone and fused) beats BM25; the LLM teacher adds to the
-    student (`no_llm`); and the hybrid keeps `keep` of the teacher's NDCG@5 (the share's threshold,
-    its test against the teacher beside it)."""
-    per, h = evaluation.per, f"{student}-hybrid"
-    claims = [metrics.claim(f"{h} beats {student}-point", per[h], per[f"{student}-point"]),
-              metrics.claim(f"{h} beats {student}-margin", per[h], per[f"{student}-margin"])]
-    labels = f"{student}-labels"
-    claims += [metrics.claim(f"{student}-{suffix} beats {labels}", per[f"{student}-{suffix}"], per[labels]) for suffix in distill.DISTILL_LOSSES]
-    claims.append(metrics.claim(f"{h} beats bm25", per[h], per["bm25"]))
-    claims.append(metrics.claim(f"{h}+bm25 beats bm25", per[f"{h}+bm25"], per["bm25"]))
+    NDCG@5 (`verdicts.claim`, filed under the paper's claim it tests): the hybrid beats each
+    single loss; every distilled student beats the labels-only student; the hybrid (alone and
+    fused) beats BM25; the LLM teacher adds to the student (`no_llm`); and the hybrid keeps `keep`
+    of the teacher's NDCG@5 (the verdict reads the share against the threshold; the paired test
+    against the teacher stands beside it). With `dev` (`dev_per_query`), a verdict whose two
+    systems are in the other order on dev is marked fragile."""
+    per, h, labels = evaluation.per, f"{student}-hybrid", f"{student}-labels"
+
+    def c(a: str, b: str, text: str | None = None, **kwargs) -> dict:
+        on_dev = (dev[a], dev[b]) if dev is not None and a in dev and b in dev else None
+        return verdicts.claim(text or f"{a} beats {b}", per[a], per[b], a, b, dev=on_dev, **kwargs)
+
+    claims = [c(h, f"{student}-point", paper_claim="hybrid", headline=True), c(h, f"{student}-margin", paper_claim="hybrid", headline=True)]
+    claims += [c(f"{student}-{suffix}", labels, paper_claim="distillation", headline=suffix == "hybrid") for suffix in distill.DISTILL_LOSSES]
+    claims += [c(h, "bm25", paper_claim="first-stage"), c(f"{h}+bm25", "bm25", paper_claim="first-stage")]
     if no_llm:
-        claims.append(metrics.claim(f"the LLM teacher adds to the student ({h} beats {h}-{NO_LLM})", per[h], per[f"{h}-{NO_LLM}"]))
-    kept = metrics.claim(f"{h} keeps >= {keep:.0%} of {teacher}'s NDCG@5", per[h], per[teacher])
+        claims.append(c(h, f"{h}-{NO_LLM}", f"the LLM teacher adds to the student ({h} beats {h}-{NO_LLM})", paper_claim="llm-adds"))
+    kept = c(h, teacher, f"{h} keeps >= {keep:.0%} of {teacher}'s NDCG@5", paper_claim="keeps", headline=True)
     share = evaluation.summary[h].loc["ndcg@5", "value"] / evaluation.summary[teacher].loc["ndcg@5", "value"]
-    kept["verdict"] = f"{'holds' if share >= keep else 'fails'} (share {share:.2f}; vs teacher: {kept['verdict']})"
+    kept["note"] = f"share {share:.2f} of {teacher}'s NDCG@5 (threshold {keep:.2f}); the paired test against {teacher}: {kept['verdict']}"
+    kept["verdict"] = verdicts.HOLDS if share >= keep else verdicts.FAILS
     claims.append(kept)
     return pd.DataFrame(claims).set_index("claim")
 
