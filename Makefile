@@ -5,7 +5,7 @@
 #   make replicate PROFILE=smoke   # tiny sizes, seconds per notebook
 #   make replicate PARAMS=path/to/mine.yaml   # a profile kept anywhere (outputs/<its profile:>/)
 #   make report                    # the front page, the executed notebooks as HTML, results.md
-#   make check-report              # those pages in headless Chromium (broken images, empty tables, tracebacks)
+#   make check-report              # those pages checked: broken images, empty tables, tracebacks, misprinted numbers, aliases
 #   make test
 #
 # A stage re-runs only when what it reads changed: its notebook, the profile sections it reads, the
@@ -97,8 +97,10 @@ endif
 report: $(ENV_STAMP)
 	@$(PY) -m distilrank.report $(PROFILE)
 
-# the report's pages in headless Chromium: fails on a broken image, an empty table, a traceback or a
-# front-page link to a missing section
+# the report's pages, read as HTML and in headless Chromium (distilrank.pagecheck): fails on a broken
+# image, an empty table, a traceback, a front-page link to a missing section, a table cell printing
+# more than 4 decimals or an integer as x.0, a p-value printed as 0.0000, or a system under two names
+# (two rows with the same scores, or a claim naming a declared alias)
 check-report: $(ENV_STAMP)
 	@$(PY) -m distilrank.pagecheck $(PROFILE)
 

@@ -1,11 +1,20 @@
 """Check `make report`'s pages as a reader's browser shows them: no broken image, no empty table,
-no Python traceback, no front-page link to a page or section that is not there.
+no Python traceback, no front-page link to a page or section that is not there, no number printed
+in a way that misleads, and no system under two names.
 
 `static_problems` reads the HTML files (stdlib parser; links and anchors, images' files, tables,
-tracebacks). `browser_problems` opens each page in headless Chromium and asks the rendered page
-(images that failed to decode or load, tables with no cell, traceback text). Both return a list of
-problems, empty when the pages are sound. `python -m distilrank.pagecheck PROFILE` runs both and
-exits non-zero on any problem (`make check-report`).
+tracebacks, `number_problems` and `alias_problems` on every table). `browser_problems` opens each
+page in headless Chromium and asks the rendered page (images that failed to decode or load, tables
+with no cell, traceback text). Both return a list of problems, empty when the pages are sound.
+`python -m distilrank.pagecheck PROFILE` runs both and exits non-zero on any problem
+(`make check-report`).
+
+The number rules, on every table cell of every page: no number with more than 4 decimals
+(570.23071), no integer printed as a float (75.0, 22713601.0), no p-value printed as zero (0.0000 in
+a p column, or "p 0.0000" in any cell). The alias rules: on the front page, no two rows of a
+`system` table with the same interval in every metric, and on any page, no row of a claims table
+(one with a `verdict` column) naming a system the front page declares an alias of another
+(`data-aliases`: its scores are the other's).
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -34,8 +44,30 @@ PROBE = """<script>window.addEventListener('load', () => {
 });</script>""".replace("@TRACEBACK@", TRACEBACK)
 
 
+@dataclass
+class Table:
+    """One table's rows, each a list of (text, is a header cell); a cell spanning k columns
+    repeated k times, so that columns line up."""
+
+    rows: list[list[tuple[str, bool]]] = field(default_factory=list)
+    head: int = 0  # the first rows inside <thead>
+
+    def header(self) -> list[str]:
+        """The column labels: the first header row that names a column (all its cells header
+        cells), empty when the table has none."""
+        for i, row in enumerate(self.rows):
+            if (i < self.head or all(h for _, h in row)) and any(t.strip() for t, _ in row):
+                return [t.strip() for t, _ in row]
+        return []
+
+    def body(self) -> list[list[str]]:
+        """Rows that are not header rows, as their cells' texts."""
+        return [[t.strip() for t, _ in row] for i, row in enumerate(self.rows) if not (i < self.head or all(h for _, h in row))]
+
+
 class _Page(HTMLParser):
-    """What the checks need from one page: ids, links, image sources, tables' cell counts, text."""
+    """What the checks need from one page: ids, links, image sources, tables' cell counts and
+    cells, declared aliases, text."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -43,28 +75,123 @@ class _Page(HTMLParser):
         self.links: list[str] = []
         self.images: list[str] = []
         self.tables: list[int] = []
+        self.grids: list[Table] = []
+        self.aliases: dict[str, str] = {}
         self._open: list[int] = []
+        self._grids: list[Table] = []
+        self._cell: list | None = None  # [text parts, header?, colspan]
+        self._in_head = False
         self.text: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = dict(attrs)
         if a.get("id"):
             self.ids.add(a["id"])
+        if a.get("data-aliases"):
+            self.aliases.update(dict(pair.split("=", 1) for pair in a["data-aliases"].split() if "=" in pair))
         if tag == "a" and a.get("href"):
             self.links.append(a["href"])
         elif tag == "img":
             self.images.append(a.get("src") or "")
         elif tag == "table":
             self._open.append(0)
-        elif tag == "td" and self._open:
-            self._open[-1] += 1
+            self._grids.append(Table())
+        elif tag == "thead":
+            self._in_head = True
+        elif tag == "tr" and self._grids:
+            self._grids[-1].rows.append([])
+            if self._in_head:
+                self._grids[-1].head = len(self._grids[-1].rows)
+        elif tag in ("td", "th") and self._grids:
+            if tag == "td":
+                self._open[-1] += 1
+            span = a.get("colspan") or "1"
+            self._cell = [[], tag == "th", int(span) if span.isdigit() else 1]
 
     def handle_endtag(self, tag: str) -> None:
-        if tag == "table" and self._open:
+        if tag in ("td", "th") and self._cell is not None and self._grids:
+            parts, header, span = self._cell
+            if not self._grids[-1].rows:
+                self._grids[-1].rows.append([])
+            self._grids[-1].rows[-1].extend([(" ".join("".join(parts).split()), header)] * span)
+            self._cell = None
+        elif tag == "thead":
+            self._in_head = False
+        elif tag == "table" and self._open:
             self.tables.append(self._open.pop())
+            self.grids.append(self._grids.pop())
 
     def handle_data(self, data: str) -> None:
         self.text.append(data)
+        if self._cell is not None:
+            self._cell[0].append(data)
+
+
+# the number rules: a number token with more than 4 decimals; an integer printed as a float; a p printed as zero
+TOO_PRECISE = re.compile(r"(?<![\w.])-?\d+\.\d{5,}")
+INTEGER_AS_FLOAT = re.compile(r"(?<![\w.,])-?\d[\d,]*\.0(?![\w.%])")
+P_COLUMN = re.compile(r"^p(\s|\(|-value|$)", re.IGNORECASE)
+ZERO_NUMBER = re.compile(r"^[+-]?0*\.?0*(e[+-]?\d+)?$", re.IGNORECASE)
+ZERO_P_TEXT = re.compile(r"(?<![\w])p\s*[=:]?\s*0\.0+(?![\d])")
+INTERVAL = re.compile(r"^-?\d+\.\d+ \[-?\d+\.\d+, -?\d+\.\d+\]$")
+
+
+def number_problems(name: str, tables: list[Table]) -> list[str]:
+    """The number rules on every body cell of `tables` (page `name`): more than 4 decimals, an
+    integer as `x.0`, a p-value printed as zero (a cell of a p column, or `p 0.0000` in any cell)."""
+    problems = []
+    for k, table in enumerate(tables, start=1):
+        header = table.header()
+        p_columns = {j for j, label in enumerate(header) if P_COLUMN.match(label)}
+        for row in table.body():
+            for j, cell in enumerate(row):
+                if m := TOO_PRECISE.search(cell):
+                    problems.append(f"{name}: table {k}: {m.group(0)!r} prints more than 4 decimals (in {cell[:60]!r})")
+                if m := INTEGER_AS_FLOAT.search(cell):
+                    problems.append(f"{name}: table {k}: {m.group(0)!r} prints an integer as a float (in {cell[:60]!r})")
+                zero_cell = j in p_columns and cell and any(ch.isdigit() for ch in cell) and ZERO_NUMBER.match(cell)
+                if zero_cell or ZERO_P_TEXT.search(cell):
+                    problems.append(f"{name}: table {k}: a p-value printed as zero ({cell[:60]!r}): print it as 1.8e-13")
+    return problems
+
+
+def alias_problems(pages: dict[str, _Page]) -> list[str]:
+    """The alias rules: on `index.html`, two rows of a table whose first column is `system` with the
+    same interval in every metric cell (at least two); on any page, a row of a claims table (one
+    with a `verdict` column) or a `system` row of the front page naming a system the front page
+    declares an alias (`data-aliases="alias=shown ..."`)."""
+    problems = []
+    index = pages.get("index.html")
+    declared = index.aliases if index else {}
+    if index is not None:
+        for k, table in enumerate(index.grids, start=1):
+            header = table.header()
+            if not header or header[0] != "system":
+                continue
+            seen: dict[tuple, str] = {}
+            for row in table.body():
+                if not row:
+                    continue
+                cells = tuple((j, c) for j, c in enumerate(row) if j and INTERVAL.match(c))
+                if row[0] in declared:
+                    problems.append(f"index.html: table {k}: a row for {row[0]!r}, an alias of {declared[row[0]]!r}")
+                if len(cells) < 2:
+                    continue
+                if cells in seen:
+                    problems.append(f"index.html: table {k}: {seen[cells]!r} and {row[0]!r} show the same scores: one system under two names")
+                seen.setdefault(cells, row[0])
+    if declared:
+        tokens = {a: re.compile(rf"(?<![\w@+.-]){re.escape(a)}(?![\w@+-])") for a in declared}
+        for name, page in pages.items():
+            for k, table in enumerate(page.grids, start=1):
+                if "verdict" not in table.header():
+                    continue
+                for row in table.body():
+                    text = " ".join(row)
+                    for alias, pattern in tokens.items():
+                        if pattern.search(text):
+                            problems.append(f"{name}: table {k}: a claim names {alias!r}, which repeats {declared[alias]!r}'s scores (an alias)")
+    return problems
 
 
 def parse_page(path: Path) -> _Page:
@@ -93,6 +220,8 @@ def static_problems(report_dir: Path) -> list[str]:
             problems.append(f"{name}: {empty} table(s) with no cell")
         if TRACEBACK in "".join(page.text):
             problems.append(f"{name}: contains a Python traceback")
+        problems += number_problems(name, page.grids)
+    problems += alias_problems(pages)
     for href in pages["index.html"].links:
         target, _, anchor = href.partition("#")
         if re.match(r"[a-z]+:", target):
