@@ -205,7 +205,8 @@ def test_smoke_chain_runs_every_notebook(tmp_path):
     index = pagecheck.parse_page(out / "report" / "index.html")
     assert {f"{src.stem}.html" for src in NOTEBOOKS} <= set(index.links)
     md = (out / "results.md").read_text()
-    assert "| bert6-hybrid | student |" in md and "ms per batch of 4" in md and "## What was run" in md and "## Claims" in md
+    assert "| bert6-hybrid | student |" in md and "ms per batch of 4" in md and "## What was run" in md
+    assert "## The paper's claims at a glance" in md and "## Every claim, by the paper's claim" in md
     claims = results.load_claims(out / "claims.json")
     assert {"07_rank_distillm", "08_curriculum"} <= {c.notebook for c in claims}, "each notebook's claims reach the front page"
     assert (out / "report" / "quality_latency.png").is_file()

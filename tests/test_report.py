@@ -148,6 +148,7 @@ def test_the_verdict_box_has_one_line_per_claim_of_the_paper(run):
     assert "Δ ndcg@5 +0.070 (dev -0.012), p 2.9e-08" in hybrid.measured
     assert "in which the LLM weighs 0.05: mostly a BM25 + dense-minilm fusion, not an LLM" in box["distillation"].why
     assert box["keeps"].measured.endswith("share 0.82, threshold 0.90") and box["keeps"].verdicts == [("fails", "fails")]  # 0.45 / 0.55
+    assert report._threshold("bert6-hybrid keeps >= 97% of x's NDCG@5") == "0.97"
     latency = box["latency"]  # 12000 : 2400 : 1200 ms
     assert latency.measured.startswith("LLM : BERT-12 : BERT-6 = 10 : 2 : 1 (12,000 / 2,400 / 1,200 ms per batch of 48")
     assert latency.verdicts == [("holds", "BERT-12 : BERT-6 holds (2 vs 2)"), ("not testable", "LLM : BERT-6 not testable (10 vs 10)")]
@@ -158,7 +159,7 @@ def test_the_verdict_box_has_one_line_per_claim_of_the_paper(run):
 def test_a_claim_of_the_paper_no_test_recorded_is_said_so(run):
     rows = results.load_results(run / "results.json")
     line = report.verdict_box([], rows, report.Setting())[0]
-    assert line.measured == "not measured: no claim of this run tests it" and line.verdicts == [("not testable", "not tested in this run")]
+    assert line.measured.startswith("no test of it in claims.json") and line.verdicts == [("not testable", "no test recorded")]
     bare = [r for r in rows if not r.metric.startswith("latency")]
     assert report.verdict_box([], bare, report.Setting())[5].measured == "not measured (notebook 06 did not run)"
 

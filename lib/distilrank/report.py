@@ -621,7 +621,8 @@ def _offline_line(key: str, claims: list[Claim], rows: list[ResultRow], setting:
                + (": mostly a BM25 + dense-minilm fusion, not an LLM" if mostly else ": the LLM among other rankers")
                if key == "distillation" else f"their teacher is {setting.students_teacher}" + (", not an LLM (above)" if mostly else " (above)"))
     if not heads:
-        return Line(key, PAPER_SAYS[key], "not measured: no claim of this run tests it", [(verdicts.NOT_TESTABLE, "not tested in this run")], why, "")
+        return Line(key, PAPER_SAYS[key], "no test of it in claims.json (its notebook did not run, or ran with code that did not file its claims)",
+                    [(verdicts.NOT_TESTABLE, "no test recorded")], why, "")
     measured, parts = [], []
     for c in heads:
         metric = c.measured.split()[1] if c.measured.startswith("Δ ") else "ndcg@5"
