@@ -113,3 +113,18 @@ def test_evaluate_systems_orders_tests_and_claims():
     chosen = teachers.claims(ev.per, "a", "teacher-no-cpt", chosen="a")
     assert "CPT helps the teacher (teacher-cpt beats teacher-no-cpt)" in chosen.index and not chosen.index.str.contains("teacher-cpt-a").any()
     assert chosen.loc["CPT helps the teacher (teacher-cpt beats teacher-no-cpt)", "system"] == "teacher-cpt"
+
+
+def test_cpt_is_not_testable_between_two_chance_rankers():
+    q = [f"q{i}" for i in range(8)]
+    frame = lambda v: pd.DataFrame({"query_id": q, "ndcg@5": np.asarray(v, dtype=float)})  # noqa: E731
+    chance = [0.1, 0.12, 0.09, 0.11, 0.1, 0.1, 0.12, 0.08]
+    per = {(n, "test"): frame(chance) for n in ("random", "bm25", "dense-minilm", "bm25+dense-minilm", "teacher-ensemble", "teacher-cpt")}
+    per[("teacher-cpt-a", "test")] = frame(np.add(chance, [0.01, -0.01] * 4))  # at chance, wobbling around random
+    per[("teacher-no-cpt", "test")] = frame(np.add(chance, 0.3))  # a clear gain over chance for one ...
+    claims = teachers.claims(per, "a", "teacher-no-cpt", chosen="a")
+    assert claims.loc["CPT helps the teacher (teacher-cpt beats teacher-no-cpt)", "verdict"] == "fails"  # ... makes the comparison a test
+    per[("teacher-no-cpt", "test")] = frame(np.add(chance, [-0.01, 0.01] * 4))  # both at chance: noise against noise
+    claims = teachers.claims(per, "a", "teacher-no-cpt", chosen="a")
+    assert claims.loc["CPT helps the teacher (teacher-cpt beats teacher-no-cpt)", "verdict"] == (
+        "not testable: neither teacher-cpt nor teacher-no-cpt ranks above random: a comparison of two chance rankers")
