@@ -931,7 +931,7 @@ def index_html(page: FrontPage, figure: str | None) -> str:
              "<p>Each claim's tests, with their links to the notebooks, are <a href='#claims'>below</a>; "
              "<a href='#how'>how to read a verdict</a>.</p>",
              "<h2 id='names'>What the names mean on this run</h2>", *[f"<p>{_inline(p)}</p>" for p in page.names],
-             "<h2 id='claims'>Every claim, by the paper's claim</h2>"]
+             "<h2 id='claims'>Every claim, by the paper's claim</h2>", f"<p id='how'><strong>How to read a verdict.</strong> {html.escape(HOW_TO_READ)}</p>"]
     for key, group in page.claims.groupby("group", sort=False):
         rows = "".join(
             f"<tr><td>{_link_html(c['link'], c['claim'])}</td><td>{html.escape(c['systems (test)'])}</td><td>{html.escape(c['measured'])}</td>"
@@ -942,7 +942,6 @@ def index_html(page: FrontPage, figure: str | None) -> str:
                      f"<th>measured</th><th>p</th><th>verdict</th><th>note</th></tr>{rows}</table>")
     if page.claims.empty:
         parts.append("<p>No claims recorded.</p>")
-    parts += ["<h3 id='how'>How to read a verdict</h3>", f"<p>{html.escape(HOW_TO_READ)}</p>"]
     if not page.online.empty:
         parts += ["<h2 id='online'>Simulated online A/B: a restatement, not evidence</h2>", f"<p>{html.escape(ONLINE_TEXT)}</p>",
                   _table_html(page.online, "comparison")]
