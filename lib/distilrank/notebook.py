@@ -86,10 +86,10 @@ def format_p(x: object) -> str:
     return f"{p:.1e}" if p < 1e-3 else f"{p:.3f}"
 
 
-def format_number(x: object, integral: bool = False) -> str:
+def format_number(x: object, integral: bool = False, digits: int = 3) -> str:
     """One table cell: blank when missing; `yes`/`no` for booleans; an integer (or, with
     `integral`, a float column whose values are all whole) as an integer; `inf`; other floats to
-    three decimals, from 1000 up without decimals (`11374`), and below 0.001 in scientific style
+    `digits` decimals, from 1000 up without decimals (`11374`), and below 0.001 in scientific style
     with three significant digits (`4.12e-04`); anything else (text) as it is."""
     if _missing(x):
         return ""
@@ -106,7 +106,7 @@ def format_number(x: object, integral: bool = False) -> str:
         return str(int(round(v)))
     a = abs(v)
     if a == 0 or 1e-3 <= a < 1000:
-        return f"{v:.3f}"
+        return f"{v:.{digits}f}"
     return f"{v:.2e}" if a < 1e-3 else f"{v:.0f}"
 
 
@@ -115,18 +115,18 @@ def _whole(values: pd.Series) -> bool:
     return len(finite) > 0 and bool((finite == np.round(finite)).all())
 
 
-def _format_column(col: pd.Series, p: bool) -> pd.Series:
+def _format_column(col: pd.Series, p: bool, digits: int) -> pd.Series:
     if p:
         return col.map(format_p).astype(object)
     if pd.api.types.is_bool_dtype(col):
         return col.map(format_number).astype(object)
     if pd.api.types.is_float_dtype(col):
         whole = _whole(col.to_numpy(dtype=float, na_value=np.nan))
-        return col.map(lambda x: format_number(x, integral=whole)).astype(object)
+        return col.map(lambda x: format_number(x, integral=whole, digits=digits)).astype(object)
     if pd.api.types.is_numeric_dtype(col):
         return col.map(format_number).astype(object)
     # object: cell by cell (a transposed or hand-built table mixes quantities in one column)
-    return col.map(lambda x: format_number(x, integral=isinstance(x, float) and x.is_integer())).astype(object)
+    return col.map(lambda x: format_number(x, integral=isinstance(x, float) and x.is_integer(), digits=digits)).astype(object)
 
 
 def _format_index(index: pd.Index) -> pd.Index:
@@ -137,16 +137,16 @@ def _format_index(index: pd.Index) -> pd.Index:
     return index
 
 
-def show(table: pd.DataFrame | pd.Series, p: tuple[object, ...] | list[object] = ()) -> pd.DataFrame:
+def show(table: pd.DataFrame | pd.Series, p: tuple[object, ...] | list[object] = (), digits: int = 3) -> pd.DataFrame:
     """`table` ready to display, every cell a string (`format_number`, `format_p`): a float column
     whose values are all whole prints as integers (75, not 75.0; blank, not NaN, where missing),
     other floats to three decimals (three significant digits below 0.001), p-value columns
     (`is_p_column`, or named in `p`) as 1.8e-13, booleans as yes/no, text as it is. Columns of
     mixed types (object) are formatted cell by cell, so a float never prints as 570.23071 or an
     integer as 22713601.0. Format before transposing: a column is one quantity. The input is not
-    changed."""
+    changed. `digits`: the decimals of other floats (1 for word counts, say)."""
     frame = table.to_frame() if isinstance(table, pd.Series) else table
-    out = pd.DataFrame({i: _format_column(frame.iloc[:, i], is_p_column(c) or c in p) for i, c in enumerate(frame.columns)})
+    out = pd.DataFrame({i: _format_column(frame.iloc[:, i], is_p_column(c) or c in p, digits) for i, c in enumerate(frame.columns)})
     out.columns = frame.columns
     out.index = _format_index(frame.index)
     return out
