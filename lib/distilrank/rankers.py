@@ -49,6 +49,22 @@ def last_token_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch
     return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
 
 
+def pooling_example(batches: dict[str, dict[str, torch.Tensor]]) -> pd.DataFrame:
+    """Which token a last-token head reads in small padded batches (notebook 03's worked example):
+    per row, its token ids and attention mask, the token at the last position (what `hidden[:, -1]`
+    would read) and the token `last_token_pool` reads. No model: each position's stand-in hidden
+    state is its own token id, so the pooled "state" names the token read. `batches` maps a name
+    (the padding side) to `pad_batch`-style tensors."""
+    rows = []
+    for side, batch in batches.items():
+        ids, mask = batch["input_ids"], batch["attention_mask"]
+        pooled = last_token_pool(ids.unsqueeze(-1), mask)[:, 0]
+        rows += [{"padding": side, "input_ids": " ".join(map(str, ids[r].tolist())), "attention_mask": " ".join(map(str, mask[r].tolist())),
+                  "token at the last position": int(ids[r, -1]), "token the head reads (through the mask)": int(pooled[r])}
+                 for r in range(len(ids))]
+    return pd.DataFrame(rows)
+
+
 class LastTokenScorer(nn.Module):
     """A decoder backbone + last-token pooling + `Linear(hidden, 1)`: the LLM ranking teacher.
 
