@@ -25,12 +25,11 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 import torch
-from tqdm.auto import tqdm
 from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
 
 from distilrank import backbones, finetune, metrics, teacher
 from distilrank.precision import autocast, trainer_flags
-from distilrank.progress import plain_progress
+from distilrank.progress import bar, plain_progress
 from distilrank.rankers import decoder_prompt, document_text, end_token_id
 from distilrank.runtime import set_seed
 
@@ -124,7 +123,7 @@ def target_nll(model, tokenizer, features: Sequence[dict], batch_size: int = 16,
     collator = DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=IGNORE, padding=True)
     nll, tokens, words = 0.0, 0, 0
     with torch.inference_mode(), autocast(precision, device):
-        for start in tqdm(range(0, len(features), batch_size), desc="perplexity", mininterval=5):
+        for start in bar(range(0, len(features), batch_size), desc="perplexity", mininterval=5):
             chunk = features[start : start + batch_size]
             batch = {k: v.to(device) for k, v in collator([dict(f) for f in chunk]).items()}
             logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.float()
@@ -153,7 +152,7 @@ def target_loglik(model, tokenizer, features: Sequence[dict], batch_size: int = 
     order = np.argsort([len(f["input_ids"]) for f in features], kind="stable")
     out = np.empty(len(features), dtype=np.float32)
     with torch.inference_mode(), autocast(precision, device):
-        for start in tqdm(range(0, len(order), batch_size), desc=desc, mininterval=5):
+        for start in bar(range(0, len(order), batch_size), desc=desc, mininterval=5):
             idx = order[start : start + batch_size]
             batch = {k: v.to(device) for k, v in collator([dict(features[i]) for i in idx]).items()}
             logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.float()

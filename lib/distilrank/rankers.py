@@ -25,7 +25,6 @@ import pandas as pd
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
-from tqdm.auto import tqdm
 from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, AutoTokenizer
 from transformers.modeling_outputs import SequenceClassifierOutput
 
@@ -34,6 +33,7 @@ from distilrank.paths import atomic_dir
 from distilrank.precision import CHOICES as precision_choices
 from distilrank.precision import autocast
 from distilrank.prep import load_prepared, save_prepared
+from distilrank.progress import bar
 from distilrank.student_head import MeanPoolConfig, MeanPoolCrossEncoder
 
 student_head.register()  # AutoConfig / AutoModelForSequenceClassification know the mean-pooled student
@@ -247,7 +247,7 @@ def score_pairs(model: nn.Module, sequences: Sequence[Sequence[int]], pad_id: in
     order = np.argsort([len(s) for s in sequences], kind="stable")
     scores = np.empty(len(sequences), dtype=np.float32)
     with torch.inference_mode(), autocast(precision, device):
-        for start in tqdm(range(0, len(order), batch_size), desc=desc, unit="batch", mininterval=5, leave=None):  # leave=None: a bar nested in training clears itself
+        for start in bar(range(0, len(order), batch_size), desc=desc, unit="batch", mininterval=5, leave=None):  # leave=None: a bar nested in training clears itself
             idx = order[start : start + batch_size]
             batch = pad_batch([sequences[i] for i in idx], pad_id, segment_after)
             scores[idx] = model(**{k: v.to(device) for k, v in batch.items()}).logits.squeeze(-1).float().cpu().numpy()
