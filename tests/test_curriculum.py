@@ -228,3 +228,7 @@ def test_plot_categories_names_the_categories_and_keeps_the_legend_outside():
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["1 · shock, waves", "0 · heat, slabs"]  # the first category on top
     assert fig.axes[0].get_legend() is None and fig.axes[1].get_legend() is None
     assert [t.get_text() for t in fig.legends[0].get_texts()] == ["bm25", "bert6-uniform"]
+    fig = curriculum.plot_categories(by_cat.assign(random=[0.1, 0.12]), curve, [1], dev_random=0.08)
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["bm25", "bert6-uniform", "random (test, per category)",
+                                                                  "random (dev, the curve's queries)"]
+    assert len(fig.axes[0].patches) == 4  # random is a tick, not a bar
