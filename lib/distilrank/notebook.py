@@ -144,7 +144,7 @@ def show(table: pd.DataFrame | pd.Series, p: tuple[object, ...] | list[object] =
     (`is_p_column`, or named in `p`) as 1.8e-13, booleans as yes/no, text as it is. Columns of
     mixed types (object) are formatted cell by cell, so a float never prints as 570.23071 or an
     integer as 22713601.0. Format before transposing: a column is one quantity. The input is not
-    changed. `digits`: the decimals of other floats (1 for word counts, say)."""
+    changed. `digits`: the decimals of other floats (0 for word counts, say)."""
     frame = table.to_frame() if isinstance(table, pd.Series) else table
     out = pd.DataFrame({i: _format_column(frame.iloc[:, i], is_p_column(c) or c in p, digits) for i, c in enumerate(frame.columns)})
     out.columns = frame.columns
