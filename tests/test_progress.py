@@ -120,16 +120,16 @@ def test_bars_write_live_events_only_when_asked(tmp_path, monkeypatch):
         pass
     assert not log.exists()
     monkeypatch.setenv(progress.LIVE_ENV, str(log))
-    with progress.task("bert6-point"):
+    with progress.task("recipe r1"), progress.task(""), progress.task("bert6-point"):  # nested names join; an empty one is skipped
         for _ in progress.bar(range(5), desc="test", unit="batch", file=io.StringIO(), mininterval=0):
             pass
     events = [json.loads(line) for line in log.read_text().splitlines()]
-    assert events[0]["n"] == 0 and events[0]["total"] == 5 and events[0]["task"] == "bert6-point" and events[0]["desc"] == "test"
+    assert events[0]["n"] == 0 and events[0]["total"] == 5 and events[0]["task"] == "recipe r1 / bert6-point" and events[0]["desc"] == "test"
     assert events[-1]["done"] and events[-1]["n"] == 5 and sum(e["done"] for e in events) == 1
     assert len(events) <= 3  # throttled to one a second (first, last, and at most one between in so short a loop)
     out = io.StringIO()
     assert progress.follow(log, "[07] ", poll_s=0.01, out=out, stopped=lambda: True) == 0
-    assert out.getvalue() == "[07] bert6-point: test 5/5 batches in 0:00\n"
+    assert out.getvalue() == "[07] recipe r1 / bert6-point: test 5/5 batches in 0:00\n"
 
 
 def test_the_follow_command_line():

@@ -45,7 +45,8 @@ _IDS = itertools.count(1)
 
 @contextlib.contextmanager
 def task(label: str) -> Iterator[None]:
-    """Name what the bars inside the block belong to (`bert6-hybrid@seed2`), in the live lines."""
+    """Name what the bars inside the block belong to (`bert6-hybrid@seed2`), in the live lines; nested
+    names join outermost first (`recipe len64-pseudo0-cosine-x2 / bert6-hybrid`)."""
     _TASKS.append(label)
     try:
         yield
@@ -57,7 +58,7 @@ def event(bar: tqdm, done: bool) -> dict:
     """A bar's state as one live event: its id, the current task, description, unit, steps done and
     total, seconds elapsed, nesting position and whether it finished."""
     d = bar.format_dict
-    return {"id": bar._live_id, "task": _TASKS[-1] if _TASKS else "", "desc": (bar.desc or "").rstrip(": "),
+    return {"id": bar._live_id, "task": " / ".join(t for t in _TASKS if t), "desc": (bar.desc or "").rstrip(": "),
             "unit": d.get("unit") or "it", "n": int(d.get("n") or 0), "total": d.get("total"), "elapsed": round(float(d.get("elapsed") or 0), 1),
             "pos": abs(int(getattr(bar, "pos", 0) or 0)), "done": done}
 

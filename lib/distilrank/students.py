@@ -32,7 +32,7 @@ import pandas as pd
 import seaborn as sns
 from transformers import AutoTokenizer
 
-from distilrank import backbones, distill, fusion, losses, metrics, rankers, results
+from distilrank import backbones, distill, fusion, losses, metrics, progress, rankers, results
 from distilrank.notebook import format_p
 from distilrank.paths import write_json
 from distilrank.runtime import set_seed
@@ -118,8 +118,9 @@ def try_recipes(params, recipes: Sequence, train_all: pd.DataFrame, eval_frames:
     for rname, p in candidates.items():
         frame = student_frame(train_all, p.pseudo_groups, seed)
         steps = budget_steps(frame, p)
-        systems[rname] = s = train_one(f"{student}-hybrid", "hybrid", frame, "target", p, {"dev": eval_frames["dev"]}, start=start, seed=seed, first=True,
-                                       steps=steps, out=out / "recipes" / rname, qrels=qrels, device=device, precision=precision)
+        with progress.task(f"recipe {rname}"):  # the live progress lines in the terminal
+            systems[rname] = s = train_one(f"{student}-hybrid", "hybrid", frame, "target", p, {"dev": eval_frames["dev"]}, start=start, seed=seed,
+                                           first=True, steps=steps, out=out / "recipes" / rname, qrels=qrels, device=device, precision=precision)
         dev_ndcg = metrics.aggregate(metrics.evaluate_candidates(eval_frames["dev"].assign(score=s.scores["dev"]), qrels=qrels), "ndcg@5")
         rows.append({"recipe": rname, **{k: getattr(p, k) for k in RECIPE_KEYS}, "steps": steps,
                      "train minutes": s.timing["train minutes"], "total minutes": s.timing["total minutes"], "dev ndcg@5": dev_ndcg})
