@@ -27,7 +27,7 @@ import seaborn as sns
 import torch
 from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
 
-from distilrank import backbones, finetune, metrics, teacher
+from distilrank import backbones, finetune, metrics, progress, teacher
 from distilrank.precision import autocast, trainer_flags
 from distilrank.progress import bar, plain_progress
 from distilrank.rankers import decoder_prompt, document_text, end_token_id
@@ -238,31 +238,32 @@ def compare_variants(prepared: Any, train_rows: Sequence[dict], dev_rows: Sequen
     bm25_dev = metrics.aggregate(metrics.evaluate_candidates(dev_cand, score="bm25_score", qrels=qrels), "ndcg@5")
     summary, curves, models = [], [], {}
     for variant in cfg.cpt.variants:
-        set_seed(cfg.seed)
-        lm, tok = teacher.build_variant(variant, cfg, corpus_texts, cfg.seed)
-        teacher.save_lm(lm, tok, cpt_dir / variant / "init")
-        train_f = build_features(tok, train_rows, cfg.cpt.max_len)
-        dev_f = build_features(tok, dev_rows, cfg.cpt.max_len)
-        before = target_nll(lm, tok, dev_f, device=device, precision=precision)
-        cand_f = build_features(tok, cand_rows, cfg.cpt.max_len)
-        per_before = likelihood_metrics(lm, tok, dev_cand, cand_f, qrels, device=device, precision=precision)
-        start = time.perf_counter()
-        log = train_cpt(lm, tok, train_f, output_dir=str(cpt_dir / variant / "trainer"), epochs=cfg.cpt.epochs,
-                        lr=cfg.cpt.lr[variant], batch_size=cfg.cpt.batch_size, seed=cfg.seed, device=device,
-                        precision=precision, llm=cfg.llm)
-        seconds = time.perf_counter() - start
-        after = target_nll(lm, tok, dev_f, device=device, precision=precision)
-        per_after = likelihood_metrics(lm, tok, dev_cand, cand_f, qrels, device=device, precision=precision)
-        teacher.save_lm(lm, tok, cpt_dir / variant / "cpt")
-        models[variant] = (lm, tok)
-        curves += [{"variant": variant, "step": h["step"], "loss": h["loss"]} for h in log]
-        summary.append({"variant": variant, "parameters": backbones.n_parameters(lm), "vocabulary": len(tok),
-                        "train examples": len(train_f), "CPT seconds": round(seconds, 1),
-                        "dev ppl/token before": before["ppl_token"], "dev ppl/token after": after["ppl_token"],
-                        "dev ppl/word before": before["ppl_word"], "dev ppl/word after": after["ppl_word"],
-                        "dev ndcg@5 (likelihood) before": metrics.aggregate(per_before, "ndcg@5"),
-                        "dev ndcg@5 (likelihood) after": metrics.aggregate(per_after, "ndcg@5"),
-                        "dev pnr (likelihood) after": metrics.aggregate(per_after, "pnr")})
+        with progress.task(f"{variant} decoder"):  # the live progress lines in the terminal
+            set_seed(cfg.seed)
+            lm, tok = teacher.build_variant(variant, cfg, corpus_texts, cfg.seed)
+            teacher.save_lm(lm, tok, cpt_dir / variant / "init")
+            train_f = build_features(tok, train_rows, cfg.cpt.max_len)
+            dev_f = build_features(tok, dev_rows, cfg.cpt.max_len)
+            before = target_nll(lm, tok, dev_f, device=device, precision=precision)
+            cand_f = build_features(tok, cand_rows, cfg.cpt.max_len)
+            per_before = likelihood_metrics(lm, tok, dev_cand, cand_f, qrels, device=device, precision=precision)
+            start = time.perf_counter()
+            log = train_cpt(lm, tok, train_f, output_dir=str(cpt_dir / variant / "trainer"), epochs=cfg.cpt.epochs,
+                            lr=cfg.cpt.lr[variant], batch_size=cfg.cpt.batch_size, seed=cfg.seed, device=device,
+                            precision=precision, llm=cfg.llm)
+            seconds = time.perf_counter() - start
+            after = target_nll(lm, tok, dev_f, device=device, precision=precision)
+            per_after = likelihood_metrics(lm, tok, dev_cand, cand_f, qrels, device=device, precision=precision)
+            teacher.save_lm(lm, tok, cpt_dir / variant / "cpt")
+            models[variant] = (lm, tok)
+            curves += [{"variant": variant, "step": h["step"], "loss": h["loss"]} for h in log]
+            summary.append({"variant": variant, "parameters": backbones.n_parameters(lm), "vocabulary": len(tok),
+                            "train examples": len(train_f), "CPT seconds": round(seconds, 1),
+                            "dev ppl/token before": before["ppl_token"], "dev ppl/token after": after["ppl_token"],
+                            "dev ppl/word before": before["ppl_word"], "dev ppl/word after": after["ppl_word"],
+                            "dev ndcg@5 (likelihood) before": metrics.aggregate(per_before, "ndcg@5"),
+                            "dev ndcg@5 (likelihood) after": metrics.aggregate(per_after, "ndcg@5"),
+                            "dev pnr (likelihood) after": metrics.aggregate(per_after, "pnr")})
     table = pd.DataFrame(summary).set_index("variant")
     random_dev = metrics.aggregate(metrics.evaluate_references(dev_cand, qrels, seed=cfg.seed)["random"], "ndcg@5")
     return VariantComparison(table, pd.DataFrame(curves), models, bm25_dev, random_dev)
