@@ -12,7 +12,9 @@
 # library modules it imports, the environment, or the stages whose artifacts it reads. Each executed
 # notebook is written to a .partial file first, its progress redraws folded to one line per loop
 # (distilrank.progress), and renamed when the run succeeded, so a killed run never leaves an
-# executed notebook a later stage trusts.
+# executed notebook a later stage trusts. While it runs, the library's progress bars also write
+# small events to $(OUT)/.<notebook>.live, which `distilrank.progress --follow` prints here: one
+# line per training or scoring loop (what runs, steps done, time left).
 
 SHELL := /bin/bash
 # PARAMS=path names a params file kept anywhere; the profile (and so outputs/<profile>/) is its
@@ -44,7 +46,7 @@ export DISTILRANK_OUTPUTS := $(abspath $(OUTPUTS))
 .DELETE_ON_ERROR:
 
 help:
-	@sed -n '2,16p' Makefile
+	@sed -n '2,17p' Makefile
 
 env: $(ENV_STAMP)
 
@@ -66,8 +68,11 @@ replicate: check-params $(EXECUTED)
 $(OUT)/%.ipynb: notebooks/%.ipynb $(ENV_STAMP)
 	@mkdir -p $(OUT)
 	@echo "== $* [profile $(PROFILE)]"
-	@start=$$(date +%s); \
-	$(PY) -m papermill $< $(OUT)/$*.partial.ipynb -f $(PARAMS) -p params_file $(abspath $(PARAMS)) -k distilrank --cwd notebooks --log-level ERROR \
+	@start=$$(date +%s); live=$(abspath $(OUT))/.$*.live; : > $$live; \
+	$(PY) -m distilrank.progress --follow $$live $* & follower=$$!; \
+	DISTILRANK_PROGRESS_LOG=$$live $(PY) -m papermill $< $(OUT)/$*.partial.ipynb -f $(PARAMS) -p params_file $(abspath $(PARAMS)) -k distilrank --cwd notebooks --log-level ERROR; \
+	rc=$$?; kill $$follower 2>/dev/null; wait $$follower 2>/dev/null; rm -f $$live; \
+	[ $$rc -eq 0 ] \
 	  && $(PY) -m distilrank.progress $(OUT)/$*.partial.ipynb \
 	  && mv $(OUT)/$*.partial.ipynb $@ \
 	  && echo "== $* done in $$(( $$(date +%s) - start )) s -> $@"

@@ -55,6 +55,7 @@ def test_sessions_are_seeded_and_models_validated():
                                 dwell_satisfied_s=60, dwell_unsatisfied_s=5, dwell_sigma=0.5)
     pd.testing.assert_frame_equal(a, b)
     assert len(a) == 10 and set(a.query_id) <= {"q1", "q2"}
+    assert (a.clicked_ranks.map(len) == a.clicks).all() and all(set(r) <= {1, 2} for r in a.clicked_ranks)
     with pytest.raises(ValueError, match="unknown click model"):
         _model("ubm")
     with pytest.raises(ValueError, match="probabilities"):
@@ -122,3 +123,9 @@ def test_ctr_by_rank_matches_the_cascade_closed_form():
     model = _model("cascade")
     rates = clicks.ctr_by_rank(model, {"q1": np.array([2, 1, 3, 0]), "q2": np.array([2, 1, 3, 0])}, 2000, 0)
     np.testing.assert_allclose(rates, [0.5, 0.125, 0.28125, 0.0], atol=0.03)
+
+
+def test_session_ctr_by_rank_counts_the_clicked_ranks():
+    sessions = pd.DataFrame({"clicked_ranks": [(1,), (1, 3), ()], "clicks": [1, 2, 0]})
+    np.testing.assert_allclose(clicks.session_ctr_by_rank(sessions, 3), [2 / 3, 0, 1 / 3])
+    np.testing.assert_allclose(clicks.session_ctr_by_rank(sessions, 2), [2 / 3, 0])  # ranks past k are not shown

@@ -1,7 +1,7 @@
 import pytest
 
 from distilrank.backbones import train_tokenizer
-from distilrank.cpt import IGNORE, cpt_features, cpt_prompt, cpt_target
+from distilrank.cpt import IGNORE, cpt_features, cpt_prompt, cpt_target, likelihood_reading, plot_comparison
 
 
 @pytest.fixture(scope="module")
@@ -106,3 +106,36 @@ def test_compare_variants_trains_saves_and_tabulates_a_scratch_decoder(tmp_path)
                                                        cpt_target("shock waves", "shock waves past a cone")}
     choice = teacher.write_choice(run.table, tmp_path)
     assert choice["variant"] == "scratch" and teacher.read_choice(tmp_path) == choice
+
+
+def _comparison(before: float, after: float, random_dev: float = 0.082):
+    import pandas as pd
+
+    from distilrank.cpt import VariantComparison
+
+    table = pd.DataFrame([{"variant": "minilm", "dev ppl/word before": 478695.0, "dev ppl/word after": 847.3,
+                           "dev ndcg@5 (likelihood) before": before, "dev ndcg@5 (likelihood) after": after}]).set_index("variant")
+    curves = pd.DataFrame({"variant": ["minilm"] * 2, "step": [1, 2], "loss": [9.0, 6.0]})
+    return VariantComparison(table, curves, {}, bm25_dev=0.55, random_dev=random_dev)
+
+
+def test_likelihood_reading_says_when_cpt_leaves_the_ranker_at_chance():
+    (below,) = likelihood_reading(_comparison(0.14, 0.08))  # the default profile's last run: 0.14 -> 0.08, random 0.082
+    assert below.startswith("minilm: the likelihood ranker's dev NDCG@5 went from 0.140 before CPT to 0.080 after (random scores 0.082")
+    assert "no better than random scores" in below and "per-word perplexity 847" in below and "does not show here" in below
+    (lower,) = likelihood_reading(_comparison(0.30, 0.20))
+    assert "CPT lowered it" in lower and "no better than random" not in lower and "does not show here" in lower
+    (raised,) = likelihood_reading(_comparison(0.10, 0.30))
+    assert "CPT raised it" in raised and "does not show here" not in raised
+
+
+def test_plot_comparison_draws_random_and_bm25_on_the_ndcg_panel():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    fig = plot_comparison(_comparison(0.14, 0.08))
+    ndcg = fig.axes[2]
+    assert {0.55, 0.082} <= {round(line.get_ydata()[0], 3) for line in ndcg.get_lines()}
+    labels = [t.get_text() for t in ndcg.get_legend().get_texts()]
+    assert {"before CPT", "after CPT", "bm25", "random scores"} <= set(labels)
+    assert fig.axes[1].get_legend() is None  # one legend for the shared before/after colours

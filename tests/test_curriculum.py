@@ -6,6 +6,7 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaModel
 
+from distilrank import curriculum
 from distilrank.curriculum import (
     Curriculum,
     RoundBoundary,
@@ -207,3 +208,27 @@ def test_train_plans_trains_every_plan_with_every_seed_and_fresh_plans(tmp_path,
         (14, "bert6-uniform@seed14", ["test"], 0), (14, "bert6-curriculum@seed14", ["test"], 0)]
     assert [c["draws"] for c in calls] == [4] * 4 and [c["rounds"] for c in calls] == [0, 1, 0, 1]
     assert len(made) == 2 and made[0] is not made[1] and plans is made[0]  # fresh plans per seed; the first seed's come back
+
+
+def test_category_names_pick_the_words_particular_to_each_category():
+    queries = pd.DataFrame({"query": ["heat transfer in slabs of flow", "heat conduction slabs", "shock waves on cones", "shock waves in nozzles flow"],
+                            "category": [0, 0, 1, 1]})
+    # heat and slabs: twice in category 0 and nowhere else (score 2); flow: once in each (1 x 1/2, below every word of one category)
+    assert curriculum.category_names(queries) == {0: "0 · heat, slabs, conduction", 1: "1 · shock, waves, cones"}
+    assert curriculum.category_names(queries, n_terms=1) == {0: "0 · heat", 1: "1 · shock"}
+
+
+def test_plot_categories_names_the_categories_and_keeps_the_legend_outside():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    by_cat = pd.DataFrame({"bm25": [0.5, 0.4], "bert6-uniform": [0.3, 0.2]}, index=["0 · heat, slabs", "1 · shock, waves"])
+    curve = pd.DataFrame({"system": ["bert6-uniform"] * 2, "step": [1, 2], "dev ndcg@5": [0.2, 0.3]})
+    fig = curriculum.plot_categories(by_cat, curve, [1])
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["1 · shock, waves", "0 · heat, slabs"]  # the first category on top
+    assert fig.axes[0].get_legend() is None and fig.axes[1].get_legend() is None
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["bm25", "bert6-uniform"]
+    fig = curriculum.plot_categories(by_cat.assign(random=[0.1, 0.12]), curve, [1], dev_random=0.08)
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["bm25", "bert6-uniform", "random (test, per category)",
+                                                                  "random (dev, the curve's queries)"]
+    assert len(fig.axes[0].patches) == 4  # random is a tick, not a bar

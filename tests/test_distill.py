@@ -140,3 +140,29 @@ def test_target_frame_adds_the_no_llm_target_with_its_own_normaliser():
     np.testing.assert_allclose(df.target, (df.ensemble_score - df.ensemble_score.mean()) / df.ensemble_score.std(ddof=0))
     none, _ = distill.target_frame(t, SimpleNamespace(teacher="llm", pseudo_groups=0, normalise="none"), seed=0)
     assert none.target_no_llm.tolist() == no_llm.tolist() and none.target.tolist() == none.teacher_score.tolist()
+
+
+def test_teacher_sentence_names_what_the_students_learn_from(tmp_path):
+    import json
+
+    weights = {"bm25_score": 0.355, "dense_score": 0.574, "teacher_score": 0.071}
+    assert distill.fitted_weights(tmp_path, "teacher-ensemble") is None
+    (tmp_path / "teachers").mkdir()
+    (tmp_path / "teachers" / "ensemble.json").write_text(json.dumps({"teacher-ensemble": {"weights": weights, "method": "global"}}))
+    assert distill.fitted_weights(tmp_path, "teacher-ensemble") == weights and distill.fitted_weights(tmp_path, "teacher-cpt") is None
+    assert distill.teacher_sentence("teacher-ensemble", weights) == (
+        "the students learn from teacher-ensemble = 0.355 x BM25 + 0.574 x dense-minilm + 0.071 x the LLM teacher (teacher-cpt) "
+        "(standardised scores, weights fitted on training queries): mostly a BM25 + MiniLM fusion, the LLM carrying 7% of the weight")
+    assert distill.teacher_sentence("teacher-ensemble", {**weights, "teacher_score": -0.5}).endswith("the LLM carries 35% of the weight")
+    assert distill.teacher_sentence("teacher-cpt") == "the students learn from teacher-cpt, the fine-tuned decoder LLM alone, as in the paper"
+
+
+def test_worked_example_of_the_three_losses_by_hand():
+    terms, totals = distill.worked_example([1.0, 0.5, -1.5], [2.0, 0.0, -1.0])
+    # Point-MSE terms (s - t)^2: 1, 0.25, 0.25 -> mean 0.5; Margin-MSE terms over the pairs 12, 13, 23:
+    # (0.5 - 2)^2 = 2.25, (2.5 - 3)^2 = 0.25, (2 - 1)^2 = 1 -> mean 1.1667; hybrid (margin weight 1): 1.6667
+    assert terms["squared error"].tolist() == pytest.approx([1.0, 0.25, 0.25, 2.25, 0.25, 1.0])
+    assert list(terms.index) == ["point d1", "point d2", "point d3", "margin d1-d2", "margin d1-d3", "margin d2-d3"]
+    assert totals["student s"].tolist() == pytest.approx([0.5, 7 / 6, 5 / 3], abs=1e-6)
+    # shifted by 5: (4, 5.5, 4.5)^2 = 16 + 30.25 + 20.25 -> 22.1667; the margins do not move
+    assert totals.iloc[:, 1].tolist() == pytest.approx([66.5 / 3, 7 / 6, 66.5 / 3 + 7 / 6], abs=1e-5)

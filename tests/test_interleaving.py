@@ -49,6 +49,10 @@ def test_sessions_to_significance_by_hand():
     # all wins: p = 2 * 0.5**n, below 0.05 from n = 6 (0.03125) on; n = 5 gives 0.0625
     assert table.set_index("sessions").p[5] == 0.0625 and table.set_index("sessions").p[6] == 0.03125
     assert n == 6
+    eight_of_ten = interleaving.sessions_to_significance(pd.Series(["win"] * 8 + ["loss"] * 2 + ["tie"]), [11])[0].iloc[0]
+    # 8 wins of 10 decided: share 0.8, Clopper-Pearson 95% interval [0.444, 0.975]
+    assert eight_of_ten["win share"] == 0.8 and eight_of_ten.ci_low == pytest.approx(0.4439, abs=1e-4)
+    assert eight_of_ten.ci_high == pytest.approx(0.9748, abs=1e-4)
     _, never = interleaving.sessions_to_significance(pd.Series(["win", "loss"] * 10), range(2, 21, 2))
     assert never is None
 
@@ -68,3 +72,14 @@ def test_per_query_preference_is_a_sign_test_over_queries():
     assert pref["sign test p"] == 1.0
     many = pd.DataFrame({"query_id": [f"q{i}" for i in range(8)], "outcome": ["win"] * 8})
     assert interleaving.per_query_preference(many)["sign test p"] == pytest.approx(2 * 0.5**8)
+
+
+def test_plot_win_share_marks_no_preference():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    table, _ = interleaving.sessions_to_significance(pd.Series(["win", "loss", "win"] * 10), [5, 10, 30])
+    fig = interleaving.plot_win_share(table.assign(comparison="b vs a"), "dbn")
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "linear" and ax.get_ylim() == (0, 1) and "dbn" in ax.get_title()
+    assert {t.get_text() for t in ax.get_legend().get_texts()} == {"b vs a", "no preference"}

@@ -154,6 +154,7 @@ def test_plot_latency_vs_batch_draws_both_panels_on_log_scales():
     fig = plot_latency_vs_batch(sweep, 16)
     assert len(fig.axes) == 2 and all(ax.get_yscale() == "log" for ax in fig.axes)
     assert "16 tokens" in fig.axes[0].get_title()
+    assert fig.axes[0].get_legend() is None and fig.axes[1].get_legend().get_bbox_to_anchor().x0 > fig.axes[1].get_window_extent().x1 - 1
 
 
 def test_compare_variants_reads_speed_up_quality_change_and_tolerance():

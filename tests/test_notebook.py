@@ -41,3 +41,52 @@ def test_setup_takes_the_precision_the_environment_forces(tmp_path, monkeypatch,
     with pytest.raises(ValueError, match="DISTILRANK_PRECISION='fp8'"):
         notebook.setup(cfg)
     transformers.utils.logging.enable_progress_bar()
+
+
+def test_is_p_column_reads_the_word_p():
+    for label in ("p", "p (BH)", "p (BH-adjusted)", "p vs bm25 (ndcg@5)", "sign test p", "p-value", ("ndcg@5", "p")):
+        assert notebook.is_p_column(label), label
+    for label in ("pnr", "p90 ms", "pairs/s", "Δ pnr", "speed-up", "queries preferring b", 3, ("p", "ndcg@5")):
+        assert not notebook.is_p_column(label), label
+
+
+def test_format_p_never_prints_zero():
+    assert [notebook.format_p(x) for x in (0.0382, 0.001, 9.4e-14, 1.8e-13, 1.0, 0.0, None, float("nan"))] == \
+        ["0.038", "0.001", "9.4e-14", "1.8e-13", "1.000", "<1e-300", "", ""]
+
+
+def test_format_number_cells():
+    import numpy as np
+
+    cases = [(75, "75"), (np.int64(22713601), "22713601"), (0.95211, "0.952"), (570.23071, "570.231"), (11373.57, "11374"),
+             (0.000412, "4.12e-04"), (-0.1058, "-0.106"), (0.0, "0.000"), (float("inf"), "inf"), (None, ""), (float("nan"), ""),
+             (True, "yes"), (np.bool_(False), "no"), ("0.513 [0.455, 0.568]", "0.513 [0.455, 0.568]"), (np.float32(0.5), "0.500")]
+    assert [notebook.format_number(x) for x, _ in cases] == [want for _, want in cases]
+    assert notebook.format_number(75.0, integral=True) == "75"
+
+
+def test_show_formats_each_column_as_one_quantity():
+    import numpy as np
+
+    table = pd.DataFrame({"queries": [125, 25], "steps": [390.0, np.nan], "ndcg@5": [0.5134, 1.0],
+                          "p": [1.7e-20, 0.3505], "significant": [True, False],
+                          "mixed": np.array([22713601.0, 570.23071], dtype=object), "interval": ["0.1 [0, 1]", None]},
+                         index=pd.Index([1.0, 2.0], name="k"))
+    shown = notebook.show(table)
+    assert shown.to_dict(orient="list") == {
+        "queries": ["125", "25"], "steps": ["390", ""], "ndcg@5": ["0.513", "1.000"], "p": ["1.7e-20", "0.350"],
+        "significant": ["yes", "no"], "mixed": ["22713601", "570.231"], "interval": ["0.1 [0, 1]", ""]}
+    assert list(shown.index) == ["1", "2"] and shown.index.name == "k"
+    assert table["steps"].isna().iloc[1] and table.index.dtype == float  # the input is left alone
+
+
+def test_show_takes_series_multiindex_and_named_p_columns():
+    import numpy as np
+
+    s = pd.Series({"n_test": 75, "n_train": None, "lr": 5e-05}, name="setting", dtype=object)
+    assert notebook.show(s)["setting"].tolist() == ["75", "", "5.00e-05"]
+    cols = pd.MultiIndex.from_tuples([("ndcg@5", "Δ"), ("ndcg@5", "adjusted")])
+    frame = pd.DataFrame([[0.12345, 0.0000123]], columns=cols, index=pd.MultiIndex.from_tuples([("test", "bm25")]))
+    shown = notebook.show(frame, p=[("ndcg@5", "adjusted")])
+    assert shown.iloc[0].tolist() == ["0.123", "1.2e-05"] and list(shown.columns) == list(cols)
+    assert notebook.show(pd.DataFrame({"x": [np.inf, 2.5]}))["x"].tolist() == ["inf", "2.500"]

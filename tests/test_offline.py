@@ -88,9 +88,27 @@ def test_significance_family_leaves_references_out_and_adjusts_over_the_family()
     assert not sig.system.isin(["random", "oracle"]).any() and not (sig.system == sig.reference).any()
     assert (sig["p (BH-adjusted)"] >= sig.p).all()
     assert sig.set_index(["reference", "system", "measure"]).loc[("a", "b", "ndcg@5"), "significant"]
-    fig = offline.plot_significance(sig, ["ndcg@5", "mrr@10"])
-    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["ndcg@5", "mrr@10"]
+    table = offline.significance_table(sig, "ndcg@5")
+    assert list(table.columns) == ["Δ vs a", "p (BH) vs a", "Δ vs b", "p (BH) vs b"] and list(table.index) == ["b", "c", "a"]
+    assert table.loc["b", "Δ vs a"] == pytest.approx(0.204) and pd.isna(table.loc["a", "Δ vs a"])
+    fig = offline.plot_differences(per, sig, ["a", "b", "c"], ["a", "b"], "ndcg@5")
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["b", "c"]  # the reference itself is not compared with itself
+    assert [t.get_text() for t in fig.axes[1].get_yticklabels()] == ["a", "c"]
     plt.close(fig)
+
+
+def test_paired_intervals_are_the_t_test_interval():
+    per = {"a": _per(np.array([0.5, 0.7, 0.9])), "ref": _per(np.array([0.4, 0.5, 0.6]))}  # differences 0.1, 0.2, 0.3
+    row = offline.paired_intervals(per, ["a"], "ref").loc["a"]
+    # mean 0.2, sd 0.1, t(0.975, 2 df) = 4.303: half-width 4.303 * 0.1 / sqrt(3) = 0.2484
+    assert row["Δ"] == pytest.approx(0.2) and row.ci_low == pytest.approx(0.2 - 0.2484, abs=1e-4) and row.ci_high == pytest.approx(0.4484, abs=1e-4)
+
+
+def test_drop_aliases_keeps_the_first_name_of_a_ranker():
+    scores = {"bm25": np.array([1.0, 2.0]), "teacher-cpt": np.array([0.5, 0.1]), "teacher-cpt-minilm": np.array([0.5, 0.1]),
+              "other": np.array([0.5, 0.2])}
+    kept, aliases = offline.drop_aliases(scores, ["random", "bm25", "teacher-cpt", "teacher-cpt-minilm", "other", "oracle"])
+    assert kept == ["random", "bm25", "teacher-cpt", "other", "oracle"] and aliases == {"teacher-cpt-minilm": "teacher-cpt"}
 
 
 def _on_scale():

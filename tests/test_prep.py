@@ -76,6 +76,8 @@ def test_save_and_load_prepared(tmp_path, tiny_collection, index):
     prep.save_prepared(tables, tmp_path / "prepared")
     dd = prep.load_prepared(tmp_path / "prepared")
     assert dd["test_candidates"].to_list() == tables["test_candidates"]
+    summary = prep.prepared_summary(dd)  # a table instead of the DatasetDict repr
+    assert summary.loc["test_candidates", "rows"] == len(tables["test_candidates"]) == 4 and summary.loc["test_candidates", "columns"].startswith("query_id, doc_id")
     with pytest.raises(ValueError, match="empty tables"):
         prep.save_prepared({"x": []}, tmp_path / "other")
     with pytest.raises(FileNotFoundError, match="run notebook 01"):

@@ -265,3 +265,26 @@ def test_a_verdict_reads_against_the_paper_by_direction():
     assert rank_distillm.against_paper("holds", "no significant difference") == "contradicts"
     assert rank_distillm.against_paper("no significant difference", "no significant difference") == "consistent"
     assert rank_distillm.against_paper("holds", "not reported") == ""
+
+
+def _summary(value: float) -> pd.DataFrame:
+    return pd.DataFrame({"value": [value], "ci_low": [value - 0.05], "ci_high": [value + 0.05]}, index=pd.Index(["ndcg@5"], name="metric"))
+
+
+def test_plot_grid_draws_a_depth_curve_only_when_there_are_depths_to_compare():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    one_depth = [parse_cell("ranknet-ranks-bm25-d20"), parse_cell("adrmse-ranks-bm25-d20")]
+    two_depths = [*one_depth, parse_cell("ranknet-ranks-bm25-d50")]
+    assert not rank_distillm.has_depth_curve(one_depth) and rank_distillm.has_depth_curve(two_depths)
+    summary = {"oracle": _summary(0.82), "bm25": _summary(0.51), "random": _summary(0.11),
+               **{f"bert6-{c.name}": _summary(0.35) for c in two_depths}}
+    refs = {"bm25": "bm25", "random": "random"}
+    fig = rank_distillm.plot_grid(summary, one_depth, "bert6", refs, [10, 20, 50])
+    assert len(fig.axes) == 1 and [t.get_text() for t in fig.axes[0].get_yticklabels()] == [
+        "bert6-ranknet-ranks-bm25-d20", "bert6-adrmse-ranks-bm25-d20"]  # one row per student, not a panel per point
+    assert "no depth curve" in fig._suptitle.get_text()
+    assert {t.get_text() for t in fig.legends[0].get_texts()} == {"grid student (95% CI)", "bm25", "random"}
+    fig = rank_distillm.plot_grid(summary, two_depths, "bert6", refs, [10, 20, 50])
+    assert [ax.get_title() for ax in fig.axes] == ["ranknet / ranks", "adrmse / ranks"] and fig.axes[0].get_xscale() == "log"

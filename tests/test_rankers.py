@@ -8,6 +8,7 @@ from distilrank.rankers import (
     encode_pairs,
     last_token_pool,
     pad_batch,
+    pooling_example,
     score_pairs,
 )
 
@@ -18,6 +19,17 @@ def test_last_token_pool_right_and_left_padding():
     assert last_token_pool(hidden, right).squeeze(-1).tolist() == [1.0, 7.0]
     left = torch.tensor([[0, 0, 1, 1], [0, 1, 1, 1]])
     assert last_token_pool(hidden, left).squeeze(-1).tolist() == [3.0, 7.0]
+
+
+
+def test_pooling_example_shows_the_pad_the_last_position_holds():
+    right = pad_batch([[101, 7, 8, 9, 102], [101, 5, 102]], pad_id=0)
+    left = {k: torch.stack([v[0], v[1].roll(2)]) for k, v in right.items()}
+    table = pooling_example({"right": right, "left": left})
+    assert table["input_ids"].tolist() == ["101 7 8 9 102", "101 5 102 0 0", "101 7 8 9 102", "0 0 101 5 102"]
+    assert table["attention_mask"].tolist()[1] == "1 1 1 0 0"
+    assert table["token at the last position"].tolist() == [102, 0, 102, 102]  # right padding: the short row ends in a pad
+    assert table["token the head reads (through the mask)"].tolist() == [102] * 4  # the mask finds the end token either way
 
 
 @pytest.fixture

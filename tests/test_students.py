@@ -350,3 +350,20 @@ def test_remove_stale_seeds_keeps_the_first_and_the_seeds_still_asked_for(tmp_pa
     removed = students.remove_stale_seeds(tmp_path, ["s", "s+bm25"], [14])  # distill.seeds lowered from 3 to 2
     assert sorted(p.name for p in removed) == ["s+bm25@seed15", "s@seed15"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s", "s+bm25", "s@seed14", "t@seed15"]  # other systems untouched
+
+
+def test_against_paper_names_every_claim_that_does_not_hold():
+    claims = pd.DataFrame([{"claim": "bert6-hybrid beats bert6-point", "Δ": 0.0686, "p": 2e-06, "verdict": "holds"},
+                           {"claim": "bert6-hybrid beats bert6-margin", "Δ": 0.0015, "p": 0.8979, "verdict": "no significant difference"},
+                           {"claim": "bert6-hybrid beats bm25", "Δ": -0.0687, "p": 0.0085, "verdict": "fails"},
+                           {"claim": "bert6-hybrid keeps >= 90% of teacher-ensemble's NDCG@5", "Δ": -0.1058, "p": 1.2e-09,
+                            "verdict": "fails (share 0.81; vs teacher: fails)"}]).set_index("claim")
+    lines = students.against_paper(claims)
+    assert lines == [
+        "Against the paper: bert6-hybrid beats bert6-margin: no significant difference (Δ NDCG@5 +0.002, p 0.898), "
+        "while DisRanker's ablation has the hybrid beat Margin-MSE.",
+        "Against the paper: bert6-hybrid beats bm25: fails (Δ NDCG@5 -0.069, p 0.009), while a re-ranker must improve the list it "
+        "re-ranks (the paper's student improves on the production ranker).",
+        "Against the paper: bert6-hybrid keeps >= 90% of teacher-ensemble's NDCG@5: fails (share 0.81; vs teacher: fails) "
+        "(Δ NDCG@5 -0.106, p 1.2e-09), while the paper's student keeps most of its teacher's quality."]
+    assert students.against_paper(claims.iloc[:1]) == ["Every claim above holds, as the paper reports."]

@@ -101,8 +101,10 @@ def test_evaluate_systems_orders_tests_and_claims():
     assert list(ev.table.index[:2]) == [("dev", "random"), ("dev", "bm25")] and len(ev.table) == 18
     assert ev.table.loc[("test", "teacher-cpt"), "ndcg@5"] == pytest.approx(1.0)
     assert pd.isna(ev.table.loc[("test", "bm25"), "p vs bm25 (ndcg@5)"]) and pd.isna(ev.table.loc[("dev", "teacher-cpt"), "p vs bm25 (ndcg@5)"])
-    shown = teachers.shown_table(ev.table)
-    assert shown.loc[("test", "bm25"), "p vs bm25 (ndcg@5)"] == "" and re.fullmatch(r"\d\.\de[+-]\d\d", shown.loc[("test", "teacher-no-cpt"), "p vs bm25 (pnr)"])
+    from distilrank.notebook import show
+
+    shown = show(ev.table)  # how notebook 03 prints it
+    assert shown.loc[("test", "bm25"), "p vs bm25 (ndcg@5)"] == "" and re.fullmatch(r"\d\.\de-\d\d|<1e-300", shown.loc[("test", "teacher-no-cpt"), "p vs bm25 (pnr)"])
     claims = teachers.claims(ev.per, "a", "teacher-no-cpt")
     assert claims.loc["CPT helps the teacher (teacher-cpt-a beats teacher-no-cpt)", "verdict"] == "holds"
     assert claims.loc["the LLM adds to the fusion (teacher-ensemble beats bm25+dense-minilm)", "verdict"] == "holds"
@@ -128,3 +130,44 @@ def test_cpt_is_not_testable_between_two_chance_rankers():
     claims = teachers.claims(per, "a", "teacher-no-cpt", chosen="a")
     assert claims.loc["CPT helps the teacher (teacher-cpt beats teacher-no-cpt)", "verdict"] == (
         "not testable: neither teacher-cpt nor teacher-no-cpt ranks above random: a comparison of two chance rankers")
+
+
+def test_curve_references_read_the_curves_dev_queries():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from distilrank.training import curve_rows
+
+    dev = _lists(("d1", "d2", "d3"))
+    dev.loc[dev.query_id == "d1", "bm25_score"] = [0.0, 3.0, 2.0, 1.0]  # d1: BM25 puts its gain-2 document 2nd, its gain-1 one last
+    dev.loc[dev.query_id != "d1", "bm25_score"] = dev.loc[dev.query_id != "d1", "gain"]  # d2, d3: ideal order
+    picked = dev[curve_rows(dev, 1, seed=0)].query_id.unique()
+    refs = teachers.curve_references(dev, dev, curve_queries=1, seed=0)
+    # NDCG@5 by hand: ideal DCG 2/log2(2) + 1/log2(3) = 2.631; d1 ranks gains (0, 2, 0, 1): 2/log2(3) + 1/log2(5) = 1.693
+    assert refs["bm25 (dev)"] == pytest.approx(1.0 if picked[0] != "d1" else 1.693 / 2.631, abs=1e-3)
+    assert teachers.curve_references(dev, dev, curve_queries=None, seed=0)["bm25 (dev)"] == pytest.approx((1.693 / 2.631 + 2) / 3, abs=1e-3)
+    curves = pd.DataFrame({"system": ["t"] * 2, "step": [1, 2], "dev ndcg@5": [0.2, 0.4]})
+    fig = teachers.plot_learning_curves(curves, refs)
+    legend = fig.axes[0].get_legend()
+    assert legend.get_bbox_to_anchor().x0 > fig.axes[0].get_window_extent().x1 - 1  # outside the data, to the right
+    assert {t.get_text() for t in legend.get_texts()} == {"t", "bm25 (dev)", "random (dev)"}
+
+
+def test_reading_sets_each_result_against_the_paper():
+    dev, test = _lists(("d1", "d2")), _lists(("e1", "e2", "e3", "e4"))
+    perfect = {"dev": dev.gain.to_numpy(dtype=float), "test": test.gain.to_numpy(dtype=float)}
+    worst = {k: -v for k, v in perfect.items()}
+    weights = {"bm25_score": 0.355, "dense_score": 0.574, "teacher_score": 0.071}
+    qrels = pd.concat([dev, test])
+    ev = teachers.evaluate_systems({"dev": dev, "test": test}, {"teacher-cpt-a": worst, "teacher-cpt": worst, "teacher-no-cpt": perfect,
+                                                                "teacher-ensemble": perfect, "bm25+dense-minilm": perfect}, qrels, seed=0)
+    cpt, llm, fused = teachers.reading(ev.per, "a", "teacher-no-cpt", weights, 22_713_601)
+    assert cpt.startswith("CPT: with it the teacher reaches test NDCG@5 ") and "without it (teacher-no-cpt) 1.000" in cpt
+    assert "CPT made the ranker worse, against the paper" in cpt and "a decoder of 23M parameters" in cpt
+    assert "below the list it re-ranks, against the paper" in llm
+    assert "weight in teacher-ensemble is 0.071 (BM25 0.355, dense-minilm 0.574)" in fused and "mostly from a BM25 + MiniLM fusion" in fused
+    ev = teachers.evaluate_systems({"dev": dev, "test": test}, {"teacher-cpt-a": perfect, "teacher-cpt": perfect, "teacher-no-cpt": worst,
+                                                                "teacher-ensemble": perfect, "bm25+dense-minilm": perfect}, qrels, seed=0)
+    cpt, llm, fused = teachers.reading(ev.per, "a", "teacher-no-cpt", {**weights, "teacher_score": 0.5}, 7_000_000_000)
+    assert "CPT helps the trained ranker, as the paper reports." in cpt and "against the paper" not in llm
+    assert "real share" in fused

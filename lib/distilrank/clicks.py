@@ -121,7 +121,8 @@ def top_gains(df: pd.DataFrame, score: str, k: int) -> dict[str, np.ndarray]:
 def simulate_traffic(model: ClickModel, rankings: Mapping[str, np.ndarray], traffic: Traffic, seed: int, *,
                      dwell_satisfied_s: float, dwell_unsatisfied_s: float, dwell_sigma: float) -> pd.DataFrame:
     """Every session of `traffic` on one system's rankings (query -> gains of its top k): one row
-    per session with user, query_id, clicks, satisfied clicks and total dwell seconds."""
+    per session with user, query_id, clicks, satisfied clicks, total dwell seconds and the clicked
+    ranks (1-based, a tuple: `session_ctr_by_rank` reads them)."""
     rng = np.random.default_rng(seed)
     queries = traffic.queries(sorted(rankings))
     rows = []
@@ -129,8 +130,20 @@ def simulate_traffic(model: ClickModel, rankings: Mapping[str, np.ndarray], traf
         for session, qid in enumerate(queries[user]):
             clicks, satisfied = simulate_session(model, rankings[qid], rng)
             dwell = dwell_times(satisfied[clicks], rng, dwell_satisfied_s, dwell_unsatisfied_s, dwell_sigma)
-            rows.append((user, session, qid, int(clicks.sum()), int(satisfied.sum()), float(dwell.sum())))
-    return pd.DataFrame(rows, columns=["user", "session", "query_id", "clicks", "satisfied", "dwell_s"])
+            rows.append((user, session, qid, int(clicks.sum()), int(satisfied.sum()), float(dwell.sum()),
+                         tuple(int(r) + 1 for r in np.flatnonzero(clicks))))
+    return pd.DataFrame(rows, columns=["user", "session", "query_id", "clicks", "satisfied", "dwell_s", "clicked_ranks"])
+
+
+def session_ctr_by_rank(sessions: pd.DataFrame, k: int) -> np.ndarray:
+    """Click-through rate at ranks 1..`k` in simulated sessions (`simulate_traffic`'s rows): the
+    share of sessions with a click at each rank."""
+    counts = np.zeros(k)
+    for ranks in sessions["clicked_ranks"]:
+        for r in ranks:
+            if r <= k:
+                counts[r - 1] += 1
+    return counts / max(len(sessions), 1)
 
 
 def ctr_by_rank(model: ClickModel, rankings: Mapping[str, np.ndarray], sessions_per_query: int, seed: int) -> np.ndarray:

@@ -25,12 +25,11 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 import torch
-from tqdm.auto import tqdm
 from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
 
-from distilrank import backbones, finetune, metrics, teacher
+from distilrank import backbones, finetune, metrics, progress, teacher
 from distilrank.precision import autocast, trainer_flags
-from distilrank.progress import plain_progress
+from distilrank.progress import bar, plain_progress
 from distilrank.rankers import decoder_prompt, document_text, end_token_id
 from distilrank.runtime import set_seed
 
@@ -124,7 +123,7 @@ def target_nll(model, tokenizer, features: Sequence[dict], batch_size: int = 16,
     collator = DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=IGNORE, padding=True)
     nll, tokens, words = 0.0, 0, 0
     with torch.inference_mode(), autocast(precision, device):
-        for start in tqdm(range(0, len(features), batch_size), desc="perplexity", mininterval=5):
+        for start in bar(range(0, len(features), batch_size), desc="perplexity", mininterval=5):
             chunk = features[start : start + batch_size]
             batch = {k: v.to(device) for k, v in collator([dict(f) for f in chunk]).items()}
             logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.float()
@@ -153,7 +152,7 @@ def target_loglik(model, tokenizer, features: Sequence[dict], batch_size: int = 
     order = np.argsort([len(f["input_ids"]) for f in features], kind="stable")
     out = np.empty(len(features), dtype=np.float32)
     with torch.inference_mode(), autocast(precision, device):
-        for start in tqdm(range(0, len(order), batch_size), desc=desc, mininterval=5):
+        for start in bar(range(0, len(order), batch_size), desc=desc, mininterval=5):
             idx = order[start : start + batch_size]
             batch = {k: v.to(device) for k, v in collator([dict(features[i]) for i in idx]).items()}
             logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.float()
@@ -239,31 +238,32 @@ def compare_variants(prepared: Any, train_rows: Sequence[dict], dev_rows: Sequen
     bm25_dev = metrics.aggregate(metrics.evaluate_candidates(dev_cand, score="bm25_score", qrels=qrels), "ndcg@5")
     summary, curves, models = [], [], {}
     for variant in cfg.cpt.variants:
-        set_seed(cfg.seed)
-        lm, tok = teacher.build_variant(variant, cfg, corpus_texts, cfg.seed)
-        teacher.save_lm(lm, tok, cpt_dir / variant / "init")
-        train_f = build_features(tok, train_rows, cfg.cpt.max_len)
-        dev_f = build_features(tok, dev_rows, cfg.cpt.max_len)
-        before = target_nll(lm, tok, dev_f, device=device, precision=precision)
-        cand_f = build_features(tok, cand_rows, cfg.cpt.max_len)
-        per_before = likelihood_metrics(lm, tok, dev_cand, cand_f, qrels, device=device, precision=precision)
-        start = time.perf_counter()
-        log = train_cpt(lm, tok, train_f, output_dir=str(cpt_dir / variant / "trainer"), epochs=cfg.cpt.epochs,
-                        lr=cfg.cpt.lr[variant], batch_size=cfg.cpt.batch_size, seed=cfg.seed, device=device,
-                        precision=precision, llm=cfg.llm)
-        seconds = time.perf_counter() - start
-        after = target_nll(lm, tok, dev_f, device=device, precision=precision)
-        per_after = likelihood_metrics(lm, tok, dev_cand, cand_f, qrels, device=device, precision=precision)
-        teacher.save_lm(lm, tok, cpt_dir / variant / "cpt")
-        models[variant] = (lm, tok)
-        curves += [{"variant": variant, "step": h["step"], "loss": h["loss"]} for h in log]
-        summary.append({"variant": variant, "parameters": backbones.n_parameters(lm), "vocabulary": len(tok),
-                        "train examples": len(train_f), "CPT seconds": round(seconds, 1),
-                        "dev ppl/token before": before["ppl_token"], "dev ppl/token after": after["ppl_token"],
-                        "dev ppl/word before": before["ppl_word"], "dev ppl/word after": after["ppl_word"],
-                        "dev ndcg@5 (likelihood) before": metrics.aggregate(per_before, "ndcg@5"),
-                        "dev ndcg@5 (likelihood) after": metrics.aggregate(per_after, "ndcg@5"),
-                        "dev pnr (likelihood) after": metrics.aggregate(per_after, "pnr")})
+        with progress.task(f"{variant} decoder"):  # the live progress lines in the terminal
+            set_seed(cfg.seed)
+            lm, tok = teacher.build_variant(variant, cfg, corpus_texts, cfg.seed)
+            teacher.save_lm(lm, tok, cpt_dir / variant / "init")
+            train_f = build_features(tok, train_rows, cfg.cpt.max_len)
+            dev_f = build_features(tok, dev_rows, cfg.cpt.max_len)
+            before = target_nll(lm, tok, dev_f, device=device, precision=precision)
+            cand_f = build_features(tok, cand_rows, cfg.cpt.max_len)
+            per_before = likelihood_metrics(lm, tok, dev_cand, cand_f, qrels, device=device, precision=precision)
+            start = time.perf_counter()
+            log = train_cpt(lm, tok, train_f, output_dir=str(cpt_dir / variant / "trainer"), epochs=cfg.cpt.epochs,
+                            lr=cfg.cpt.lr[variant], batch_size=cfg.cpt.batch_size, seed=cfg.seed, device=device,
+                            precision=precision, llm=cfg.llm)
+            seconds = time.perf_counter() - start
+            after = target_nll(lm, tok, dev_f, device=device, precision=precision)
+            per_after = likelihood_metrics(lm, tok, dev_cand, cand_f, qrels, device=device, precision=precision)
+            teacher.save_lm(lm, tok, cpt_dir / variant / "cpt")
+            models[variant] = (lm, tok)
+            curves += [{"variant": variant, "step": h["step"], "loss": h["loss"]} for h in log]
+            summary.append({"variant": variant, "parameters": backbones.n_parameters(lm), "vocabulary": len(tok),
+                            "train examples": len(train_f), "CPT seconds": round(seconds, 1),
+                            "dev ppl/token before": before["ppl_token"], "dev ppl/token after": after["ppl_token"],
+                            "dev ppl/word before": before["ppl_word"], "dev ppl/word after": after["ppl_word"],
+                            "dev ndcg@5 (likelihood) before": metrics.aggregate(per_before, "ndcg@5"),
+                            "dev ndcg@5 (likelihood) after": metrics.aggregate(per_after, "ndcg@5"),
+                            "dev pnr (likelihood) after": metrics.aggregate(per_after, "pnr")})
     table = pd.DataFrame(summary).set_index("variant")
     random_dev = metrics.aggregate(metrics.evaluate_references(dev_cand, qrels, seed=cfg.seed)["random"], "ndcg@5")
     return VariantComparison(table, pd.DataFrame(curves), models, bm25_dev, random_dev)
@@ -271,20 +271,51 @@ def compare_variants(prepared: Any, train_rows: Sequence[dict], dev_rows: Sequen
 
 def plot_comparison(comparison: VariantComparison) -> plt.Figure:
     """Three panels: the CPT training loss by step, dev perplexity per word (log scale) and the
-    likelihood ranker's dev NDCG@5 (BM25's as a dashed line), before and after CPT per variant."""
+    likelihood ranker's dev NDCG@5 before and after CPT per variant, against BM25 (dashed) and
+    random scores (dotted: a likelihood ranker can sit at chance); one legend, outside the data."""
     table = comparison.table
     fig, axes = plt.subplots(1, 3, figsize=(15, 3.5))
     sns.lineplot(comparison.curves, x="step", y="loss", hue="variant", marker="o", ax=axes[0])
     axes[0].set(title="CPT training loss (target tokens)", ylabel="cross-entropy per token")
     for ax, col, title in ((axes[1], "dev ppl/word", "dev perplexity per word (lower is better)"),
                            (axes[2], "dev ndcg@5 (likelihood)", "dev NDCG@5 of the likelihood ranker")):
-        d = table[[f"{col} before", f"{col} after"]].rename(columns=lambda c: c.split()[-1]).reset_index()
+        d = table[[f"{col} before", f"{col} after"]].rename(columns=lambda c: f"{c.split()[-1]} CPT").reset_index()
         sns.barplot(d.melt(id_vars="variant", var_name="when", value_name="value"), x="variant", y="value", hue="when", ax=ax)
         ax.set(title=title, ylabel="")
     axes[1].set_yscale("log")
+    axes[1].get_legend().remove()  # the same before/after colours as the last panel, whose legend names them
     axes[2].axhline(comparison.bm25_dev, ls="--", c="grey", label="bm25")
-    axes[2].legend()
+    axes[2].axhline(comparison.random_dev, ls=":", c="firebrick", label="random scores")
+    axes[2].legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1))
+    if comparison.curves["variant"].nunique() < 2 and axes[0].get_legend() is not None:
+        axes[0].get_legend().remove()  # one variant: its name is under the other panels' bars
+    fig.tight_layout()
     return fig
+
+
+def likelihood_reading(comparison: VariantComparison) -> list[str]:
+    """Per variant, what its likelihood ranker did (dev NDCG@5 before and after CPT, against random
+    scores and BM25), and when CPT left it at chance or lowered it, the likely reason: sentences
+    that stay true whichever way the numbers go."""
+    rnd, bm25 = comparison.random_dev, comparison.bm25_dev
+    lines = []
+    for variant, r in comparison.table.iterrows():
+        before, after = r["dev ndcg@5 (likelihood) before"], r["dev ndcg@5 (likelihood) after"]
+        line = (f"{variant}: the likelihood ranker's dev NDCG@5 went from {before:.3f} before CPT to {after:.3f} after "
+                f"(random scores {rnd:.3f}, BM25 {bm25:.3f}).")
+        if after <= rnd:
+            line += (" After CPT it ranks no better than random scores: the decoder learned the collection's words and phrasing "
+                     f"(per-word perplexity {r['dev ppl/word after']:.0f}), not which document answers which query, so a document's "
+                     "mean log-probability measures how typical its text is, and on these lists the typical text is not the relevant one.")
+        elif after < before:
+            line += (" CPT lowered it: learning to write the collection's text made the likelihood reward typical text more "
+                     "than text that answers the query.")
+        else:
+            line += " CPT raised it: the decoder's likelihood now prefers the relevant documents more than before."
+        if after <= before:
+            line += " The paper's premise, that CPT makes the decoder a better judge of relevance, does not show here at this budget."
+        lines.append(line)
+    return lines
 
 
 def continuations(models: dict[str, tuple[torch.nn.Module, Any]], candidates: pd.DataFrame, n: int, seed: int, *,

@@ -25,14 +25,20 @@ them to one student's plan (`train_system(..., sampler=plan.sampler(...), callba
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import seaborn as sns
+from matplotlib.patches import Patch
 from scipy.stats import kendalltau
 from sklearn.cluster import KMeans
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from transformers import TrainerCallback
 
 from distilrank.training import Group, cut_group
@@ -262,6 +268,50 @@ def cluster_table(queries: pd.DataFrame, n_examples: int, seed: int) -> pd.DataF
         rows.append({"category": cat, "training queries": int((~pseudo).sum()), "pseudo-queries": int(pseudo.sum()),
                      "examples": " | ".join(shown)})
     return pd.DataFrame(rows).set_index("category")
+
+
+def category_names(queries: pd.DataFrame, n_terms: int = 3) -> dict[int, str]:
+    """A short name per category of `queries` (columns query, category): its number and the
+    `n_terms` words most particular to it, each word scored by its count in the category times the
+    share of all its occurrences that fall there (so a word every category uses does not name one);
+    English stop words and words under three letters left out, ties broken alphabetically."""
+    words = {cat: Counter(w for q in g["query"] for w in re.findall(r"[a-z][a-z-]{2,}", q.lower()) if w not in ENGLISH_STOP_WORDS)
+             for cat, g in queries.groupby("category")}
+    total = sum(words.values(), Counter())
+    names = {}
+    for cat, counts in words.items():
+        best = sorted(counts, key=lambda w: (-counts[w] * counts[w] / total[w], w))[:n_terms]
+        names[int(cat)] = f"{cat} · {', '.join(best)}"
+    return names
+
+
+def plot_categories(by_cat: pd.DataFrame, curve: pd.DataFrame, boundaries: Sequence[int], dev_random: float | None = None) -> plt.Figure:
+    """Left: test NDCG@5 per task category (`by_cat`: categories by name as rows, one column per
+    system), one bar per system, and a `random` column, when there is one, as a black tick (chance
+    on that category's lists); right: dev NDCG@5 during training (`curve`: system, step, dev
+    ndcg@5; first seed), the round `boundaries` dotted and `dev_random` (random scores on the
+    curve's dev queries) as a line. One colour per system in both panels, one legend outside."""
+    chance = by_cat.get("random")
+    bars = by_cat.drop(columns="random", errors="ignore")
+    systems = list(bars.columns)
+    palette = dict(zip(systems, sns.color_palette(n_colors=len(systems)), strict=True))
+    fig, axes = plt.subplots(1, 2, figsize=(14, max(4.0, 0.7 * len(bars) + 1)), gridspec_kw={"width_ratios": [1.3, 1]})
+    bars.iloc[::-1, ::-1].plot.barh(ax=axes[0], color=[palette[c] for c in systems[::-1]], legend=False, width=0.8)  # top down, legend order
+    handles = [Patch(color=palette[s], label=s) for s in systems]
+    if chance is not None:
+        axes[0].scatter(chance.iloc[::-1], np.arange(len(chance)), marker="|", s=400, c="k", zorder=3)
+        handles.append(plt.Line2D([], [], c="k", marker="|", ls="none", ms=14, label="random (test, per category)"))
+    axes[0].set(title="test NDCG@5 per task category (seed mean)", xlabel="test ndcg@5", ylabel="")
+    sns.lineplot(curve, x="step", y="dev ndcg@5", hue="system", palette=palette, marker="o", ax=axes[1], legend=False)
+    for b in boundaries:
+        axes[1].axvline(b, c="grey", ls=":", lw=1)
+    if dev_random is not None:
+        axes[1].axhline(dev_random, c="firebrick", ls=(0, (4, 2, 1, 2)), lw=1.2)
+        handles.append(plt.Line2D([], [], c="firebrick", ls=(0, (4, 2, 1, 2)), label="random (dev, the curve's queries)"))
+    axes[1].set(title="dev NDCG@5 during training, first seed (dotted: round boundaries)")
+    fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=9)
+    fig.tight_layout()
+    return fig
 
 
 def pool_scorer(pool: pd.DataFrame, tokenizer, params, device: str, precision: str) -> Callable[[object], np.ndarray]:

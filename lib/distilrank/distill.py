@@ -11,14 +11,18 @@ absolute values, and a teacher's scale is arbitrary). `target_frame` builds the 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+import torch
 
 from distilrank.fusion import zscore_per_query
+from distilrank.losses import make_loss
 
 NORMALISATIONS = ("none", "global", "query")
 
@@ -55,6 +59,30 @@ def teacher_of(kind: str) -> tuple[str, str]:
     if kind not in TEACHERS:
         raise ValueError(f"unknown distill.teacher {kind!r}; choose from {sorted(TEACHERS)}")
     return TEACHERS[kind]
+
+
+COMPONENTS = {"bm25_score": "BM25", "dense_score": "dense-minilm", "teacher_score": "the LLM teacher (teacher-cpt)"}
+
+
+def fitted_weights(out: Path, name: str) -> dict[str, float] | None:
+    """The weights notebook 03 fitted for the fusion `name` (`teachers/ensemble.json` under `out`),
+    or None when there is no such fusion."""
+    path = Path(out) / "teachers" / "ensemble.json"
+    return json.loads(path.read_text()).get(name, {}).get("weights") if path.is_file() else None
+
+
+def teacher_sentence(name: str, weights: dict[str, float] | None = None, llm_share: float = 0.2) -> str:
+    """What the students learn from, named honestly: the LLM teacher alone, or `teacher-ensemble`
+    with its fitted weights (`weights`, keyed by score column, as notebook 03 writes them to
+    `teachers/ensemble.json`) and, when the LLM's share of the absolute weights is below
+    `llm_share`, that the target is mostly a BM25 + MiniLM fusion rather than the LLM."""
+    if name != "teacher-ensemble" or not weights:
+        return f"the students learn from {name}" + (", the fine-tuned decoder LLM alone, as in the paper" if name == "teacher-cpt" else "")
+    terms = " + ".join(f"{w:.3f} x {COMPONENTS.get(c, c)}" for c, w in weights.items())
+    share = abs(weights.get("teacher_score", 0.0)) / max(sum(abs(w) for w in weights.values()), 1e-12)
+    return (f"the students learn from teacher-ensemble = {terms} (standardised scores, weights fitted on training queries): "
+            + (f"mostly a BM25 + MiniLM fusion, the LLM carrying {share:.0%} of the weight" if share < llm_share
+               else f"the LLM carries {share:.0%} of the weight"))
 
 
 def transfer_frame(transfer: dict[str, pd.DataFrame], pseudo_groups: int, seed: int, column: str = "teacher_score") -> pd.DataFrame:
@@ -162,3 +190,21 @@ def plot_targets(train_df: pd.DataFrame, norm: dict) -> plt.Figure:
                  stat="density", common_norm=False, ax=axes[1])
     axes[1].set(title=f"targets after '{norm['method']}' normalisation (training queries)")
     return fig
+
+
+def worked_example(student: Sequence[float], teacher: Sequence[float], shift: float = 5.0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Notebook 04's worked example on one query's documents: the terms each loss averages (per
+    document, the Point-MSE error (s - t)^2; per pair i < j, the Margin-MSE error
+    ((s_i - s_j) - (t_i - t_j))^2), and the three losses as the library computes them
+    (`losses.make_loss`, margin weight 1) for the student's scores and for the same scores plus `shift`
+    (the same order and spacing at another offset: Margin-MSE does not move, Point-MSE does)."""
+    s, t = np.asarray(student, dtype=float), np.asarray(teacher, dtype=float)
+    rows = [{"term": f"point d{i + 1}", "teacher t": t[i], "student s": s[i], "squared error": (s[i] - t[i]) ** 2} for i in range(len(s))]
+    rows += [{"term": f"margin d{i + 1}-d{j + 1}", "teacher t": t[i] - t[j], "student s": s[i] - s[j],
+              "squared error": ((s[i] - s[j]) - (t[i] - t[j])) ** 2} for i in range(len(s)) for j in range(i + 1, len(s))]
+    terms = pd.DataFrame(rows).set_index("term")
+    target, mask = torch.tensor([t], dtype=torch.float32), torch.ones(1, len(t), dtype=torch.bool)
+    value = lambda name, x: float(make_loss(name)(torch.tensor([x], dtype=torch.float32), target, mask))  # noqa: E731
+    totals = pd.DataFrame({"student s": {n: value(n, s) for n in ("point_mse", "margin_mse", "hybrid")},
+                           f"s + {shift:g} (same order and spacing)": {n: value(n, s + shift) for n in ("point_mse", "margin_mse", "hybrid")}})
+    return terms, totals.rename_axis("loss")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -101,17 +102,37 @@ def per_query_preference(sessions: pd.DataFrame) -> dict[str, float]:
 
 def sessions_to_significance(outcomes: pd.Series, grid: Sequence[int], alpha: float = 0.05) -> tuple[pd.DataFrame, int | None]:
     """The two-sided binomial test (scipy) of wins against losses over the first n sessions, for
-    each n of `grid`; and the smallest n of the grid from which p stays below `alpha` to the end
-    (None if it never does)."""
+    each n of `grid`, with the win share of the decided sessions and its exact (Clopper-Pearson)
+    `1 - alpha` interval; and the smallest n of the grid from which p stays below `alpha` to the
+    end (None if it never does)."""
     o = outcomes.to_numpy()
     rows = []
     for n in grid:
         if n > len(o):
             break
         w, lo = int((o[:n] == "win").sum()), int((o[:n] == "loss").sum())
-        p = stats.binomtest(w, w + lo, 0.5).pvalue if w + lo else 1.0
-        rows.append({"sessions": n, "wins": w, "losses": lo, "p": p})
+        test = stats.binomtest(w, w + lo, 0.5) if w + lo else None
+        ci = test.proportion_ci(1 - alpha) if test else None
+        rows.append({"sessions": n, "wins": w, "losses": lo, "p": test.pvalue if test else 1.0,
+                     "win share": w / (w + lo) if w + lo else float("nan"),
+                     "ci_low": ci.low if ci else float("nan"), "ci_high": ci.high if ci else float("nan")})
     table = pd.DataFrame(rows)
     below = table.p.to_numpy() < alpha
     stable = [i for i in range(len(below)) if below[i:].all()]
     return table, (int(table.sessions.iloc[stable[0]]) if stable else None)
+
+
+def plot_win_share(curves: pd.DataFrame, click_model: str) -> plt.Figure:
+    """The interleaving preference as it settles: per comparison (`curves`: `sessions_to_significance`
+    tables with a `comparison` column), b's share of the decided sessions against the sessions
+    seen, with its 95% interval as a band and no preference (0.5) marked; a band clear of 0.5 is a
+    significant preference. An effect with its interval, not a p-value falling to 1e-88."""
+    fig, ax = plt.subplots(figsize=(8, 3.8))
+    for i, (pair, c) in enumerate(curves.groupby("comparison", sort=False)):
+        ax.plot(c.sessions, c["win share"], marker="o", ms=3, c=f"C{i}", label=pair)
+        ax.fill_between(c.sessions, c.ci_low, c.ci_high, color=f"C{i}", alpha=0.2)
+    ax.axhline(0.5, ls="--", c="grey", label="no preference")
+    ax.set(xscale="log", ylim=(0, 1), xlabel="interleaved sessions", ylabel="b's share of decided sessions",
+           title=f"interleaving: win share with 95% interval as sessions accumulate ({click_model})")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+    return fig

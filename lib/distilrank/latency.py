@@ -290,13 +290,15 @@ def latency_rows(timings: dict[str, Latency], batch_size: int) -> list[dict]:
 
 def plot_latency_vs_batch(sweep: pd.DataFrame, seq_len: int) -> plt.Figure:
     """Median latency per batch (left) and throughput (right) against the batch size, one line per
-    system, both on log scales."""
+    system, both on log scales; one legend, outside the data."""
     fig, axes = plt.subplots(1, 2, figsize=(12, 4))
-    sns.lineplot(sweep, x="batch size", y="median ms", hue="system", marker="o", ax=axes[0])
+    sns.lineplot(sweep, x="batch size", y="median ms", hue="system", marker="o", ax=axes[0], legend=False)
     axes[0].set(yscale="log", title=f"latency per batch ({seq_len} tokens per pair)")
     sns.lineplot(sweep.assign(**{"pairs/s": sweep["batch size"] / (sweep["median ms"] / 1e3)}), x="batch size", y="pairs/s",
-                 hue="system", marker="o", ax=axes[1], legend=False)
+                 hue="system", marker="o", ax=axes[1])
     axes[1].set(yscale="log", title="throughput")
+    axes[1].legend(title="system", fontsize=9, loc="upper left", bbox_to_anchor=(1.02, 1))
+    fig.tight_layout()
     return fig
 
 

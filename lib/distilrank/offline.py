@@ -4,8 +4,9 @@ their teacher, and where the hybrid student loses most to it.
 
 Notebook 05's steps, one call each: `cached_systems` and `load_test_scores` (what the earlier
 notebooks left), `evaluate_systems` (per-query metrics and intervals), `significance_family`,
-`on_teacher_scale` and `fidelity_table` (the students against the teacher), `ndcg_gap` and
-`failure_cases` (the failure analysis); `plot_*` draw its figures and return them.
+`significance_table` and `plot_differences` (the comparisons the claims rest on), `drop_aliases`
+(one name per ranker), `on_teacher_scale` and `fidelity_table` (the students against the teacher),
+`ndcg_gap` and `failure_cases` (the failure analysis); `plot_*` draw its figures and return them.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from scipy import stats
 
 from distilrank import metrics, rankers
 from distilrank.distill import LABELS_STUDENT, normalise
@@ -49,6 +51,21 @@ def load_test_scores(test: pd.DataFrame, scores_dir: Path, names: Iterable[str])
     scores = {"bm25": test.bm25_score.to_numpy()}
     scores.update({name: rankers.load_scores(Path(scores_dir) / name, "test", test) for name in names})
     return scores
+
+
+def drop_aliases(scores: Mapping[str, np.ndarray], systems: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+    """`systems` without the aliases: a system whose test scores are exactly an earlier system's
+    (notebook 03 keeps `teacher-cpt` also as `teacher-cpt-<variant>`) is the same ranker under a
+    second name, and a second row in a table or a second test in a family would count it twice.
+    Returns (the systems kept, in order; {alias: the name kept})."""
+    kept, aliases = [], {}
+    for name in systems:
+        same = next((k for k in kept if k in scores and name in scores and np.array_equal(scores[k], scores[name])), None)
+        if same is None:
+            kept.append(name)
+        else:
+            aliases[name] = same
+    return kept, aliases
 
 
 def evaluate_systems(test: pd.DataFrame, qrels: pd.DataFrame, scores: Mapping[str, np.ndarray], systems: Sequence[str], *,
@@ -112,17 +129,54 @@ def significance_family(per: Mapping[str, pd.DataFrame], systems: Iterable[str],
     return sig
 
 
-def plot_significance(sig: pd.DataFrame, measures: Sequence[str] = MEASURES) -> plt.Figure:
-    """A heatmap of `significance_family`'s mean differences, one row per (system, reference) pair
-    and one column per measure, a star on the differences significant after the correction."""
-    measures = list(measures)
-    sig = sig.assign(pair=sig.system + " vs " + sig.reference)
-    heat = sig.pivot_table(index="pair", columns="measure", values="Δ (system - reference)", sort=False)
-    stars = sig.pivot_table(index="pair", columns="measure", values="significant", sort=False, aggfunc="first")
-    fig, ax = plt.subplots(figsize=(8, 0.45 * len(heat) + 1))
-    sns.heatmap(heat[measures], annot=np.where(stars[measures].to_numpy(dtype=bool), heat[measures].round(3).astype(str) + " *",
-                heat[measures].round(3).astype(str)), fmt="", cmap="RdBu", center=0, cbar_kws={"label": "mean Δ"}, ax=ax)
-    ax.set(title="system - reference, per measure (* = significant after BH correction)", xlabel="", ylabel="")
+def significance_table(sig: pd.DataFrame, measure: str = "ndcg@5") -> pd.DataFrame:
+    """`significance_family`'s tests on one measure, one row per system: per reference, the mean
+    difference (system - reference) and the Benjamini-Hochberg-adjusted p-value (blank where the
+    system is the reference)."""
+    d = sig[sig.measure == measure]
+    refs, order = list(dict.fromkeys(d.reference)), list(dict.fromkeys(d.system))
+    cols = {}
+    for ref in refs:
+        r = d[d.reference == ref].set_index("system")
+        cols[f"Δ vs {ref}"] = r["Δ (system - reference)"]
+        cols[f"p (BH) vs {ref}"] = r["p (BH-adjusted)"]
+    return pd.DataFrame(cols).reindex(order).rename_axis(f"system ({measure})")
+
+
+def paired_intervals(per: Mapping[str, pd.DataFrame], systems: Iterable[str], reference: str, measure: str = "ndcg@5",
+                     level: float = 0.95) -> pd.DataFrame:
+    """Per system: the mean per-query difference (system - `reference`) on `measure` and its
+    `level` t-interval (the interval of the paired t-test: mean ± t quantile × sd / sqrt(n))."""
+    rows = []
+    for name in systems:
+        j = per[name].set_index("query_id")[[measure]].join(per[reference].set_index("query_id")[[measure]], rsuffix="_ref", how="inner").dropna()
+        diff = (j[measure] - j[f"{measure}_ref"]).to_numpy()
+        half = stats.t.ppf(0.5 + level / 2, len(diff) - 1) * diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else np.nan
+        rows.append({"system": name, "Δ": diff.mean(), "ci_low": diff.mean() - half, "ci_high": diff.mean() + half})
+    return pd.DataFrame(rows).set_index("system")
+
+
+def plot_differences(per: Mapping[str, pd.DataFrame], sig: pd.DataFrame, systems: Sequence[str], references: Sequence[str],
+                     measure: str = "ndcg@5") -> plt.Figure:
+    """The comparisons the paper's claims rest on, one panel per reference: each of `systems` (the
+    students) minus the reference on `measure`, with the paired test's 95% interval, a filled
+    marker where the difference is significant after the family's Benjamini-Hochberg correction
+    (`significance_family`), hollow where not; zero marked."""
+    fig, axes = plt.subplots(1, len(references), figsize=(6 * len(references), 0.42 * len(systems) + 1.6), squeeze=False)
+    for ax, ref in zip(axes[0], references, strict=True):
+        shown = [n for n in systems if n != ref]
+        d = paired_intervals(per, shown, ref, measure)
+        flags = sig[(sig.reference == ref) & (sig.measure == measure)].set_index("system")["significant"].reindex(shown).fillna(False)
+        y = np.arange(len(shown))
+        ax.errorbar(d.Δ, y, xerr=[d.Δ - d.ci_low, d.ci_high - d.Δ], fmt="none", ecolor="grey", capsize=3)
+        ax.scatter(d.Δ[flags.to_numpy()], y[flags.to_numpy()], c="C0", zorder=3, label="significant (BH-adjusted p < 0.05)")
+        ax.scatter(d.Δ[~flags.to_numpy()], y[~flags.to_numpy()], facecolors="white", edgecolors="C0", zorder=3, label="not significant")
+        ax.axvline(0, c="k", lw=0.8)
+        ax.set(yticks=y, yticklabels=shown, xlabel=f"Δ test {measure} (system - {ref}); 95% CI, unadjusted", title=f"against {ref}")
+        ax.invert_yaxis()
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncols=2, fontsize=9, bbox_to_anchor=(0.5, -0.02))
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
 
 
@@ -139,12 +193,16 @@ def plot_score_distributions(test: pd.DataFrame, margins: pd.DataFrame, students
     `metrics.pair_margins` of `on_teacher_scale`'s frame; right)."""
     dist = pd.concat([pd.DataFrame({"system": name, "score": test[name]}) for name in ["teacher", *students]])
     fig, axes = plt.subplots(1, 2, figsize=(13, 3.8))
-    sns.kdeplot(dist, x="score", hue="system", common_norm=False, ax=axes[0])
+    palette = dict(zip(["teacher", *students], sns.color_palette(n_colors=len(students) + 1), strict=True))  # one colour per system in both panels
+    sns.kdeplot(dist, x="score", hue="system", common_norm=False, palette=palette, ax=axes[0], legend=False)
     axes[0].set(title=f"test scores: teacher ('{method}'-normalised) vs students")
     err = pd.concat([pd.DataFrame({"student": name, "margin error": margins[name] - margins["teacher"]}) for name in students])
-    sns.kdeplot(err, x="margin error", hue="student", common_norm=False, ax=axes[1])
+    sns.kdeplot(err, x="margin error", hue="student", common_norm=False, palette=palette, ax=axes[1], legend=False)
     axes[1].axvline(0, c="grey", ls="--")
     axes[1].set(title="per-pair margin: student - teacher (all pairs within a query)")
+    handles = [plt.Line2D([], [], c=c, label=n) for n, c in palette.items()]
+    fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=9)
+    fig.tight_layout()
     return fig
 
 
@@ -167,12 +225,16 @@ def fidelity_table(test: pd.DataFrame, margins: pd.DataFrame, students: Iterable
 def plot_teacher_vs_student(test: pd.DataFrame, fidelity: pd.DataFrame, students: Sequence[str]) -> plt.Figure:
     """One scatter per student of its test scores against the teacher's (judged relevant or not),
     the diagonal drawn, its mean Kendall tau (`fidelity_table`) in the title."""
-    fig, axes = plt.subplots(1, len(students), figsize=(4.2 * len(students), 3.8), sharex=True)
-    for ax, name in zip(np.atleast_1d(axes), students, strict=True):
-        sns.scatterplot(test, x="teacher", y=name, hue=np.where(test.gain > 0, "judged relevant", "other"), s=10, alpha=0.5, ax=ax)
+    fig, axes = plt.subplots(1, len(students), figsize=(4.2 * len(students), 3.8), sharex=True, sharey=True, squeeze=False)
+    kind = pd.Series(np.where(test.gain > 0, "judged relevant", "other"), index=test.index)
+    for ax, name in zip(axes[0], students, strict=True):
+        sns.scatterplot(test, x="teacher", y=name, hue=kind, hue_order=["other", "judged relevant"], s=10, alpha=0.5, ax=ax, legend=ax is axes[0][-1])
         lim = [min(test.teacher.min(), test[name].min()), max(test.teacher.max(), test[name].max())]
-        ax.plot(lim, lim, c="grey", ls="--", lw=1)
-        ax.set(title=f"{name}: tau {fidelity.loc[name, 'Kendall tau per query (mean)']:.2f}", xlabel="teacher (normalised)", ylabel="student")
+        ax.plot(lim, lim, c="grey", ls="--", lw=1, label="student = teacher")
+        ax.set(title=f"{name}: tau {fidelity.loc[name, 'Kendall tau per query (mean)']:.2f}", xlabel="teacher (normalised)",
+               ylabel="student score")
+    axes[0][-1].legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.02, 1), markerscale=2)
+    fig.tight_layout()
     return fig
 
 

@@ -179,6 +179,13 @@ def save_prepared(tables: dict[str, Any], path: str | Path) -> None:
             datasets.enable_progress_bars()
 
 
+def prepared_summary(prepared: Any) -> pd.DataFrame:
+    """One row per table of a `DatasetDict` (or a mapping of datasets): its rows and columns; what a
+    reader needs instead of the `DatasetDict` repr."""
+    return pd.DataFrame([{"table": name, "rows": ds.num_rows, "columns": ", ".join(ds.column_names)}
+                         for name, ds in prepared.items()]).set_index("table")
+
+
 def load_prepared(path: str | Path):
     """Read what `save_prepared` wrote (a `datasets.DatasetDict`), with a clear error if absent."""
     from datasets import load_from_disk

@@ -32,8 +32,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import seaborn as sns
 from sentence_transformers.util import semantic_search
 
 from distilrank import dense, distill, fusion, losses, metrics, rankers, training
@@ -369,6 +371,64 @@ def against_paper(verdict: str, predicted: str) -> str:
     if verdict == predicted:
         return "consistent"
     return "inconclusive" if verdict == "no significant difference" else "contradicts"
+
+
+REFERENCE_STYLES = (("--", "grey"), ("-.", "grey"), (":", "k"), ((0, (4, 2, 1, 2)), "firebrick"))
+
+
+def has_depth_curve(cells: Sequence[Cell]) -> bool:
+    """Whether some loss, target kind and first stage was run at two depths or more: only then
+    does NDCG@5 against depth draw a curve rather than one point per panel."""
+    seen = pd.Series([(c.loss, c.targets, c.stage) for c in cells]).value_counts()
+    return bool(len(seen)) and int(seen.max()) > 1
+
+
+def plot_grid(summary: dict[str, pd.DataFrame], cells: Sequence[Cell], student: str, references: dict[str, str],
+              depths: Sequence[int]) -> plt.Figure:
+    """The grid's students on test NDCG@5 with 95% intervals (`summary`: metric-indexed
+    `metrics.summarise` frames by system), beside the `references` (system -> label: the teacher,
+    BM25, notebook 04's hybrid, `random`) as lines. When some (loss, targets, first stage) was run
+    at several depths (`has_depth_curve`), one panel per loss and target kind, NDCG@5 against the
+    sampling depth, one line per first stage; otherwise one panel, one row per student (a panel
+    per single point would say nothing a row does not)."""
+    plot = pd.DataFrame([{"system": f"{student}-{c.name}", "loss / targets": f"{c.loss} / {c.targets}", "first stage": c.stage,
+                          "depth": c.depth, **{k: summary[f"{student}-{c.name}"].loc["ndcg@5", k] for k in ("value", "ci_low", "ci_high")}}
+                         for c in cells])
+    refs = {name: (label, *style) for (name, label), style in zip(references.items(), REFERENCE_STYLES, strict=False)}
+    oracle = f"oracle: {summary['oracle'].loc['ndcg@5', 'value']:.2f}; " if "oracle" in summary else ""
+    if has_depth_curve(cells):
+        groups = list(dict.fromkeys(plot["loss / targets"]))
+        palette = dict(zip(STAGES, sns.color_palette(n_colors=len(STAGES)), strict=True))
+        fig, axes = plt.subplots(1, len(groups), figsize=(5.5 * len(groups), 4), squeeze=False, sharey=True, sharex=True)
+        for ax, group in zip(axes[0], groups, strict=True):
+            g = plot[plot["loss / targets"] == group]
+            for i, (stage, st) in enumerate(g.groupby("first stage", sort=False)):
+                st = st.sort_values("depth")
+                x = st.depth * (1 + 0.04 * i)  # side by side where two first stages share a depth
+                ax.errorbar(x, st.value, yerr=[st.value - st.ci_low, st.ci_high - st.value], marker="o", capsize=4,
+                            label=f"first stage: {stage}", c=palette[stage])
+            for name, (label, style, colour) in refs.items():
+                ax.axhline(summary[name].loc["ndcg@5", "value"], c=colour, ls=style, lw=1.2, label=label)
+            ax.set(xscale="log", xticks=list(depths), xticklabels=list(depths), xlim=(min(depths) / 1.3, max(depths) * 1.3),
+                   xlabel="sampling depth k (first stage's top k)", title=group)
+            ax.minorticks_off()
+        axes[0][0].set_ylabel("test NDCG@5 (95% CI)")
+        title = f"test NDCG@5 against sampling depth, per first stage ({oracle}intervals per system)"
+    else:
+        fig, ax = plt.subplots(figsize=(8, 0.5 * len(plot) + 1.8))
+        axes = np.array([[ax]])
+        y = np.arange(len(plot))
+        ax.errorbar(plot.value, y, xerr=[plot.value - plot.ci_low, plot.ci_high - plot.value], fmt="o", capsize=4, c="C0",
+                    label="grid student (95% CI)")
+        for name, (label, style, colour) in refs.items():
+            ax.axvline(summary[name].loc["ndcg@5", "value"], c=colour, ls=style, lw=1.2, label=label)
+        ax.set(yticks=y, yticklabels=plot.system, ylim=(len(plot) - 0.5, -0.5), xlabel="test NDCG@5 (95% CI)")
+        title = f"the grid's students on test NDCG@5 ({oracle}one depth per first stage in this run: no depth curve)"
+    handles = {label: h for a in axes[0] for h, label in zip(*a.get_legend_handles_labels(), strict=True)}
+    fig.legend(handles.values(), handles.keys(), fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
 
 
 def embed_for_search(encoder, corpus: pd.DataFrame, queries: dict[str, str], batch_size: int, precision: str, device: str,

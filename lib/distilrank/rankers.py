@@ -25,7 +25,6 @@ import pandas as pd
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
-from tqdm.auto import tqdm
 from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, AutoTokenizer
 from transformers.modeling_outputs import SequenceClassifierOutput
 
@@ -34,6 +33,7 @@ from distilrank.paths import atomic_dir
 from distilrank.precision import CHOICES as precision_choices
 from distilrank.precision import autocast
 from distilrank.prep import load_prepared, save_prepared
+from distilrank.progress import bar
 from distilrank.student_head import MeanPoolConfig, MeanPoolCrossEncoder
 
 student_head.register()  # AutoConfig / AutoModelForSequenceClassification know the mean-pooled student
@@ -47,6 +47,22 @@ def last_token_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch
     positions = torch.arange(attention_mask.shape[1], device=attention_mask.device)
     last = (positions * attention_mask.long()).argmax(dim=1)
     return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
+
+
+def pooling_example(batches: dict[str, dict[str, torch.Tensor]]) -> pd.DataFrame:
+    """Which token a last-token head reads in small padded batches (notebook 03's worked example):
+    per row, its token ids and attention mask, the token at the last position (what `hidden[:, -1]`
+    would read) and the token `last_token_pool` reads. No model: each position's stand-in hidden
+    state is its own token id, so the pooled "state" names the token read. `batches` maps a name
+    (the padding side) to `pad_batch`-style tensors."""
+    rows = []
+    for side, batch in batches.items():
+        ids, mask = batch["input_ids"], batch["attention_mask"]
+        pooled = last_token_pool(ids.unsqueeze(-1), mask)[:, 0]
+        rows += [{"padding": side, "input_ids": " ".join(map(str, ids[r].tolist())), "attention_mask": " ".join(map(str, mask[r].tolist())),
+                  "token at the last position": int(ids[r, -1]), "token the head reads (through the mask)": int(pooled[r])}
+                 for r in range(len(ids))]
+    return pd.DataFrame(rows)
 
 
 class LastTokenScorer(nn.Module):
@@ -231,7 +247,7 @@ def score_pairs(model: nn.Module, sequences: Sequence[Sequence[int]], pad_id: in
     order = np.argsort([len(s) for s in sequences], kind="stable")
     scores = np.empty(len(sequences), dtype=np.float32)
     with torch.inference_mode(), autocast(precision, device):
-        for start in tqdm(range(0, len(order), batch_size), desc=desc, unit="batch", mininterval=5, leave=None):  # leave=None: a bar nested in training clears itself
+        for start in bar(range(0, len(order), batch_size), desc=desc, unit="batch", mininterval=5, leave=None):  # leave=None: a bar nested in training clears itself
             idx = order[start : start + batch_size]
             batch = pad_batch([sequences[i] for i in idx], pad_id, segment_after)
             scores[idx] = model(**{k: v.to(device) for k, v in batch.items()}).logits.squeeze(-1).float().cpu().numpy()

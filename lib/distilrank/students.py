@@ -21,6 +21,7 @@ query's metric (`metrics.seed_mean`).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,8 @@ import pandas as pd
 import seaborn as sns
 from transformers import AutoTokenizer
 
-from distilrank import backbones, distill, fusion, losses, metrics, rankers, results, verdicts
+from distilrank import backbones, distill, fusion, losses, metrics, progress, rankers, results, verdicts
+from distilrank.notebook import format_p
 from distilrank.paths import write_json
 from distilrank.runtime import set_seed
 from distilrank.training import TrainedSystem, curve_rows, steps_to_reach, train_system
@@ -116,8 +118,9 @@ def try_recipes(params, recipes: Sequence, train_all: pd.DataFrame, eval_frames:
     for rname, p in candidates.items():
         frame = student_frame(train_all, p.pseudo_groups, seed)
         steps = budget_steps(frame, p)
-        systems[rname] = s = train_one(f"{student}-hybrid", "hybrid", frame, "target", p, {"dev": eval_frames["dev"]}, start=start, seed=seed, first=True,
-                                       steps=steps, out=out / "recipes" / rname, qrels=qrels, device=device, precision=precision)
+        with progress.task(f"recipe {rname}"):  # the live progress lines in the terminal
+            systems[rname] = s = train_one(f"{student}-hybrid", "hybrid", frame, "target", p, {"dev": eval_frames["dev"]}, start=start, seed=seed,
+                                           first=True, steps=steps, out=out / "recipes" / rname, qrels=qrels, device=device, precision=precision)
         dev_ndcg = metrics.aggregate(metrics.evaluate_candidates(eval_frames["dev"].assign(score=s.scores["dev"]), qrels=qrels), "ndcg@5")
         rows.append({"recipe": rname, **{k: getattr(p, k) for k in RECIPE_KEYS}, "steps": steps,
                      "train minutes": s.timing["train minutes"], "total minutes": s.timing["total minutes"], "dev ndcg@5": dev_ndcg})
@@ -402,6 +405,30 @@ def claims_table(evaluation: TestEvaluation, student: str, teacher: str, no_llm:
     kept["verdict"] = verdicts.HOLDS if share >= keep else verdicts.FAILS
     claims.append(kept)
     return pd.DataFrame(claims).set_index("claim")
+
+
+PAPER_SAYS = (  # (a claim's ending, what the paper reports), for notebook 04's claims
+    (r"beats \S+-point$", "DisRanker's ablation has the hybrid beat Point-MSE"),
+    (r"beats \S+-margin$", "DisRanker's ablation has the hybrid beat Margin-MSE"),
+    (r"beats \S+-labels$", "the paper's case for a teacher is that distillation beats training on labels"),
+    (r"\+bm25 beats bm25$", "a deployed re-ranker must improve the list it re-ranks"),
+    (r"beats bm25$", "a re-ranker must improve the list it re-ranks (the paper's student improves on the production ranker)"),
+    (r"adds to the student", "the paper's premise is that the student learns what the LLM knows"),
+    (r"keeps", "the paper's student keeps most of its teacher's quality"),
+)
+
+
+def against_paper(claims: pd.DataFrame) -> list[str]:
+    """A sentence for every claim of `claims_table` that does not hold (its verdict does not start
+    with `holds`), with its difference and p-value and what the paper reports; one sentence saying
+    so when every claim holds."""
+    lines = []
+    for claim, r in claims.iterrows():
+        if str(r["verdict"]).startswith("holds"):
+            continue
+        paper = next((said for pattern, said in PAPER_SAYS if re.search(pattern, claim)), "the paper reports it holds")
+        lines.append(f"Against the paper: {claim}: {r['verdict']} (Δ NDCG@5 {r['Δ']:+.3f}, p {format_p(r['p'])}), while {paper}.")
+    return lines or ["Every claim above holds, as the paper reports."]
 
 
 # Learning curves (first seed).

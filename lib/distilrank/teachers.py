@@ -25,6 +25,7 @@ import seaborn as sns
 from transformers import AutoTokenizer
 
 from distilrank import backbones, dense, distill, fusion, metrics, prep, rankers, results, teacher, training, verdicts
+from distilrank.notebook import format_p
 from distilrank.runtime import set_seed
 from distilrank.training import TrainedSystem
 
@@ -241,13 +242,6 @@ def record_test_rows(evaluation: Evaluation, profile: str, seed: int) -> None:
             results.record(profile, results.summary_rows(name, metrics.summarise(evaluation.per[(name, "test")], seed=seed)))
 
 
-def shown_table(table: pd.DataFrame) -> pd.DataFrame:
-    """`table` as the notebook shows it: metrics to 4 decimals, p-values in scientific notation
-    (blank where no test was run)."""
-    p_cols = [c for c in table.columns if c.startswith("p vs")]
-    return table.round(4).astype(object).assign(**{c: table[c].map(lambda p: "" if pd.isna(p) else f"{p:.1e}") for c in p_cols})
-
-
 def plot_systems(evaluation: Evaluation, seed: int) -> plt.Figure:
     """Test NDCG@5 and PNR of every system but `teacher-cpt` (shown under its variant's name), with
     95% bootstrap intervals; the oracle's infinite PNR has no bar."""
@@ -264,15 +258,24 @@ def plot_systems(evaluation: Evaluation, seed: int) -> plt.Figure:
     return fig
 
 
-def plot_learning_curves(curves: pd.DataFrame, evaluation: Evaluation) -> plt.Figure:
-    """Dev NDCG@5 by training step of every trained system, against BM25 (dashed) and random
-    (dotted) on dev."""
-    fig, ax = plt.subplots(figsize=(7, 3.5))
+def curve_references(dev: pd.DataFrame, qrels: pd.DataFrame, curve_queries: int | None, seed: int) -> dict[str, float]:
+    """Dev NDCG@5 of BM25 and `random` on the dev queries the teachers' learning curves read
+    (`training.curve_rows` with the training seed): the curves' reference lines, on the same
+    queries as the curves."""
+    d = dev[training.curve_rows(dev, curve_queries, seed)]
+    return {"bm25 (dev)": metrics.aggregate(metrics.evaluate_candidates(d, score="bm25_score", qrels=qrels), "ndcg@5"),
+            "random (dev)": metrics.aggregate(metrics.evaluate_references(d, qrels, seed=seed)["random"], "ndcg@5")}
+
+
+def plot_learning_curves(curves: pd.DataFrame, dev_ref: Mapping[str, float]) -> plt.Figure:
+    """Dev NDCG@5 by training step of every trained system, against the `curve_references` (BM25
+    dashed, random dotted), the legend outside the data."""
+    fig, ax = plt.subplots(figsize=(8, 3.5))
     sns.lineplot(curves, x="step", y="dev ndcg@5", hue="system", marker="o", ax=ax)
-    ax.axhline(metrics.aggregate(evaluation.per[("bm25", "dev")], "ndcg@5"), ls="--", c="grey", label="bm25")
-    ax.axhline(metrics.aggregate(evaluation.per[("random", "dev")], "ndcg@5"), ls=":", c="grey", label="random")
-    ax.set(title="dev NDCG@5 during training")
-    ax.legend()
+    for (name, value), style in zip(dev_ref.items(), ["--", ":"], strict=True):
+        ax.axhline(value, ls=style, c="grey", label=name)
+    ax.set(title="dev NDCG@5 during training (the curve's dev queries)")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     return fig
 
 
@@ -300,6 +303,42 @@ def claims(per: Mapping[tuple[str, str], pd.DataFrame], ablation_variant: str, a
         cpt_claim,
         c("dense-minilm (zero-shot) beats bm25", tq["dense-minilm"], tq["bm25"], "dense-minilm", "bm25", paper_claim="first-stage"),
     ]).set_index("claim")
+
+
+def reading(per: Mapping[tuple[str, str], pd.DataFrame], ablation_variant: str, ablation: str, weights: Mapping[str, float],
+            decoder_params: int) -> list[str]:
+    """Notebook 03's results in sentences, each set against what the paper reports (test NDCG@5,
+    paired t-tests): what CPT did to the trained ranker, where the LLM teacher sits between
+    `random` and BM25, and what share of `teacher-ensemble` it carries (`weights`, keyed by score
+    column). Computed from the numbers, so they stay true whichever way the numbers go."""
+    tq = {name: frame for (name, split), frame in per.items() if split == "test"}
+    nd = {name: metrics.aggregate(frame, "ndcg@5") for name, frame in tq.items()}
+    cpt = f"teacher-cpt-{ablation_variant}"
+    c = metrics.claim("", tq[cpt], tq[ablation])
+    size = f"a decoder of {decoder_params / 1e6:.0f}M parameters"
+    line = (f"CPT: with it the teacher reaches test NDCG@5 {nd[cpt]:.3f}, without it ({ablation}) {nd[ablation]:.3f} "
+            f"(Δ {c['Δ']:+.3f}, p {format_p(c['p'])}, {c['queries']} queries). ")
+    line += {"holds": "CPT helps the trained ranker, as the paper reports.",
+             "fails": (f"CPT made the ranker worse, against the paper, which reports CPT helping. Here CPT is a short run of "
+                       f"next-token training on {size}; the same steps moved the decoder's weights away from the "
+                       "pretrained state the ranking head does better with."),
+             "no significant difference": "No significant difference: the paper's gain from CPT does not show here."}[c["verdict"]]
+    b, r = metrics.claim("", tq["teacher-cpt"], tq["bm25"]), metrics.claim("", tq["teacher-cpt"], tq["random"])
+    llm = (f"The LLM teacher (teacher-cpt, {size}) reaches {nd['teacher-cpt']:.3f}, BM25 {nd['bm25']:.3f}, "
+           f"random scores {nd['random']:.3f}: ")
+    if b["verdict"] == "fails":
+        llm += ("below the list it re-ranks, against the paper, where the LLM teacher is the strongest ranker"
+                + (" (and no better than chance)." if r["verdict"] != "holds" else " (though above chance).")
+                + " A student distilled from it alone could only learn to re-rank its list worse than BM25 ordered it.")
+    else:
+        llm += "not below BM25" + (", and significantly above it, as the paper's teacher is." if b["verdict"] == "holds" else " (no significant difference).")
+    w = dict(weights)
+    share = abs(w.get("teacher_score", 0.0)) / max(sum(abs(v) for v in w.values()), 1e-12)
+    fused = (f"Its weight in teacher-ensemble is {w.get('teacher_score', 0.0):.3f} (BM25 {w.get('bm25_score', 0.0):.3f}, "
+             f"dense-minilm {w.get('dense_score', 0.0):.3f}): ")
+    fused += ("a student of teacher-ensemble learns mostly from a BM25 + MiniLM fusion, not from the LLM." if share < 0.2
+              else "the LLM carries a real share of what a student of teacher-ensemble learns.")
+    return [line, llm, fused]
 
 
 def save_transfer(lists: Mapping[str, pd.DataFrame], out: Path) -> dict[str, pd.DataFrame]:

@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
-from distilrank import finetune, losses, metrics
+from distilrank import finetune, losses, metrics, progress
 from distilrank.distill import pick_queries
 from distilrank.precision import trainer_flags
 from distilrank.progress import plain_progress
@@ -347,24 +347,26 @@ def train_system(model: torch.nn.Module, tokenizer, groups_df: pd.DataFrame, par
     and scoring alike (and to the cache, which records it), `sampler` and `callbacks` (a
     curriculum) to `fit_ranker`.
     """
-    start = time.perf_counter()
-    dev_df = eval_frames.get("dev")
-    history, taken = fit_ranker(model, tokenizer, groups_df, params, seed=seed, device=device, output_dir=work_dir,
-                                target=target, dev_df=dev_df, loss_fn=loss_fn, steps=steps, qrels=qrels, precision=precision,
-                                sampler=sampler, callbacks=callbacks)
-    model = finetune.merge(model)  # LoRA adapters (a teacher trained with llm.finetune lora) into the weights
-    trained = time.perf_counter()
-    scores = {name: score_candidates(model, tokenizer, df, params.max_len, params.batch_size, device, desc=name,
-                                     precision=precision)
-              for name, df in eval_frames.items()}
-    if dev_df is not None and (not history or history[-1]["step"] != taken):
-        rows = curve_rows(dev_df, params.curve_queries, seed)
-        history.append({"step": taken, **dev_point(dev_df[rows], scores["dev"][rows], qrels)})
-    if save_to is not None:
-        save_ranker(model, tokenizer, save_to, max_len=params.max_len)
-    if scores_to is not None:
-        save_scores({name: df.assign(score=scores[name]) for name, df in eval_frames.items()}, scores_to, precision=precision)
-    timing = {"train minutes": (trained - start) / 60, "total minutes": (time.perf_counter() - start) / 60}
-    if scores_to is not None:
-        write_json({"steps": taken, "history": history, "timing": timing}, Path(scores_to) / CURVE_FILE)
-    return TrainedSystem(model, tokenizer, scores, history, timing)
+    label = Path(scores_to or save_to).name if (scores_to or save_to) else ""
+    with progress.task(label):  # the live progress lines in the terminal name the model (distilrank.progress)
+        start = time.perf_counter()
+        dev_df = eval_frames.get("dev")
+        history, taken = fit_ranker(model, tokenizer, groups_df, params, seed=seed, device=device, output_dir=work_dir,
+                                    target=target, dev_df=dev_df, loss_fn=loss_fn, steps=steps, qrels=qrels, precision=precision,
+                                    sampler=sampler, callbacks=callbacks)
+        model = finetune.merge(model)  # LoRA adapters (a teacher trained with llm.finetune lora) into the weights
+        trained = time.perf_counter()
+        scores = {name: score_candidates(model, tokenizer, df, params.max_len, params.batch_size, device, desc=name,
+                                         precision=precision)
+                  for name, df in eval_frames.items()}
+        if dev_df is not None and (not history or history[-1]["step"] != taken):
+            rows = curve_rows(dev_df, params.curve_queries, seed)
+            history.append({"step": taken, **dev_point(dev_df[rows], scores["dev"][rows], qrels)})
+        if save_to is not None:
+            save_ranker(model, tokenizer, save_to, max_len=params.max_len)
+        if scores_to is not None:
+            save_scores({name: df.assign(score=scores[name]) for name, df in eval_frames.items()}, scores_to, precision=precision)
+        timing = {"train minutes": (trained - start) / 60, "total minutes": (time.perf_counter() - start) / 60}
+        if scores_to is not None:
+            write_json({"steps": taken, "history": history, "timing": timing}, Path(scores_to) / CURVE_FILE)
+        return TrainedSystem(model, tokenizer, scores, history, timing)
