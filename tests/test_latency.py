@@ -78,10 +78,13 @@ def test_forward_flops_hand_computed():
     assert forward_flops(llama, seq_len=1) == 2 * (32 + 16 + 96) + 4 * 1 * 1 * 4
 
 
-def test_matmul_rate_is_positive():
-    from distilrank.latency import matmul_gflops
+def test_matmul_rate_counts_two_n_cubed_flops_per_product(monkeypatch):
+    from distilrank import latency
 
-    assert matmul_gflops(size=64, repeats=2) > 0
+    ticks = iter([10.0, 12.5])  # the timed loop: 2.5 s by this clock
+    monkeypatch.setattr(latency.time, "perf_counter", lambda: next(ticks))
+    # 3 products of 64 x 64 matrices: 3 x 2 x 64^3 = 1,572,864 FLOPs in 2.5 s
+    assert latency.matmul_gflops(size=64, repeats=3) == pytest.approx(3 * 2 * 64**3 / 2.5 / 1e9)
 
 
 # Notebook 06's loops: the systems, their tables and rows, the optimised students.

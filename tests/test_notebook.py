@@ -16,7 +16,7 @@ def test_setup_returns_the_session_and_quiets_transformers(tmp_path, monkeypatch
         out, device, precision, clock = notebook.setup(cfg, colwidth=77)
         assert pd.get_option("display.max_colwidth") == 77
     assert out == tmp_path / "smoke" and out.is_dir() and (out / "hardware.json").is_file()
-    assert device == "cpu" and precision == "fp32" and clock.elapsed() >= 0
+    assert device == "cpu" and precision == "fp32" and clock.elapsed() < 60  # a clock started by setup, not at some earlier time
     assert transformers.utils.logging.get_verbosity() == logging.ERROR  # no load reports in executed notebooks
     assert not transformers.utils.logging.is_progress_bar_enabled()
     transformers.utils.logging.enable_progress_bar()
