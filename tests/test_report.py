@@ -107,6 +107,8 @@ def test_one_formatting_rule_for_every_number():
     # integers as integers, 100 and more without decimals, smaller numbers three significant digits, never an exponent for these
     assert [report.fmt_number(x) for x in (75.0, 75, 22713601.0, 570.23071, 11373.6, 6.5849, 0.22449, 0.0754, 2.0625)] == [
         "75", "75", "22,713,601", "570", "11,374", "6.58", "0.224", "0.0754", "2.06"]
+    # below 0.01, three significant digits would print five decimals or more (check-report's limit is four)
+    assert [report.fmt_number(x) for x in (0.00346, -0.0012, 0.01)] == ["3.46e-03", "-1.20e-03", "0.01"]
     assert report.fmt_pct(0.1042) == "+10.4%"
 
 

@@ -89,15 +89,16 @@ def fmt_p(p: float | None) -> str:
 def fmt_number(v: float | int | None) -> str:
     """Any other number: integers as integers (75, not 75.0), 100 and more rounded to an integer with
     thousands separators (11,374), smaller ones to three significant digits (333 ms is 333; 0.224;
-    6.58)."""
+    6.58), below 0.01 in scientific notation (3.46e-03: never more than four decimals)."""
     if _missing(v):
         return ""
     if isinstance(v, int) or float(v).is_integer():
         return f"{int(v):,}"
     if abs(v) >= 100:
         return f"{v:,.0f}"
-    text = f"{v:.3g}"
-    return f"{v:.2e}" if "e" in text else text
+    if abs(v) < 0.01:  # three significant digits would need five decimals or more: 3.46e-03
+        return f"{v:.2e}"
+    return f"{v:.3g}"
 
 
 def fmt_pct(v: float | None) -> str:
