@@ -228,3 +228,17 @@ def test_one_learning_rate_without_head_lr_and_bad_settings_refused(tmp_path):
         train_groups(_tiny_student(0), _toy_groups(2), RankNet(), 0, warmup=5, **common)
     with pytest.raises(ValueError, match="head_lr"):
         train_groups(_tiny_student(0), _toy_groups(2), RankNet(), 0, head_lr=0.0, **common)
+
+
+def test_seed_settings_give_a_further_seed_no_curve_and_no_dev():
+    from types import SimpleNamespace
+
+    from distilrank.rankers import seed_cache
+    from distilrank.training import seed_settings
+
+    params = SimpleNamespace(eval_every=50, model_copy=lambda update: SimpleNamespace(eval_every=update["eval_every"]))
+    frames = {"dev": "d", "test": "t", "train": "r"}
+    assert seed_settings(params, frames, first=True) == (params, frames)
+    further, kept = seed_settings(params, frames, first=False)
+    assert further.eval_every == 0 and params.eval_every == 50 and kept == {"test": "t", "train": "r"}
+    assert (seed_cache("bert6-hybrid", 14, first=True), seed_cache("bert6-hybrid", 14, first=False)) == ("bert6-hybrid", "bert6-hybrid@seed14")

@@ -335,21 +335,20 @@ def train_plans(make_plans: Callable[[], dict[str, Curriculum]], train_df: pd.Da
     `<prefix>-<plan>@seed<k>`. Returns each student's runs in seed order and the first seed's plans."""
     from transformers import AutoTokenizer
 
-    from distilrank.rankers import SEED_MARK, cross_encoder
+    from distilrank.rankers import cross_encoder, seed_cache
     from distilrank.runtime import set_seed
-    from distilrank.training import train_system
+    from distilrank.training import seed_settings, train_system
 
     runs: dict[str, list] = {}
     first_plans: dict[str, Curriculum] = {}
     for i, seed in enumerate(seeds):
         plans = make_plans()
         first_plans = first_plans or plans
-        run_params = params if i == 0 else params.model_copy(update={"eval_every": 0})
-        frames = eval_frames if i == 0 else {k: v for k, v in eval_frames.items() if k != "dev"}
+        run_params, frames = seed_settings(params, eval_frames, first=i == 0)
         for name, plan in plans.items():
             set_seed(seed)
             model, tok = cross_encoder(start, pooling=params.pooling), AutoTokenizer.from_pretrained(start)
-            cache = f"{prefix}-{name}" if i == 0 else f"{prefix}-{name}{SEED_MARK}{seed}"
+            cache = seed_cache(f"{prefix}-{name}", seed, first=i == 0)
             score = pool_scorer(pool, tok, params, device, precision)
             runs.setdefault(f"{prefix}-{name}", []).append(train_system(
                 model, tok, train_df, run_params, frames, seed=seed, device=device, work_dir=work_dir,

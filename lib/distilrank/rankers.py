@@ -369,6 +369,12 @@ def scores_precision(path: str | Path) -> str:
 SEED_MARK = "@seed"  # scores/<system>@seed<k>: the cached scores of a further training seed of <system>
 
 
+def seed_cache(name: str, seed: int, first: bool) -> str:
+    """The score cache of one training seed of system `name`: `name` for the first seed (whose
+    model is saved and deployed), `name@seed<seed>` for a further one (what `seed_dirs` finds)."""
+    return name if first else f"{name}{SEED_MARK}{seed}"
+
+
 def seed_dirs(scores_dir: str | Path, name: str) -> list[Path]:
     """The score caches of every training seed of system `name`: `scores_dir/name` (the first
     seed, whose model is the one saved and deployed) and then `name@seed<k>` by k."""

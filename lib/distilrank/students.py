@@ -36,7 +36,7 @@ from distilrank import backbones, distill, fusion, losses, metrics, progress, ra
 from distilrank.notebook import format_p
 from distilrank.paths import write_json
 from distilrank.runtime import set_seed
-from distilrank.training import TrainedSystem, curve_rows, steps_to_reach, train_system
+from distilrank.training import TrainedSystem, curve_rows, seed_settings, steps_to_reach, train_system
 
 LABELS_LOSS = "ranknet"  # the labels-only student: RankNet on the judged gains of its lists
 NO_LLM = "no-llm"  # suffix of the student distilled from bm25+dense-minilm (`bert6-hybrid-no-llm`)
@@ -84,9 +84,8 @@ def train_one(name: str, loss_name: str, frame: pd.DataFrame, target: str, param
     test and training-list scores, under `scores/<name>@seed<seed>`."""
     set_seed(seed)
     kwargs = distill.distill_loss_kwargs("hybrid", params.margin_weight) if loss_name == "hybrid" else {}
-    run_params = params if first else params.model_copy(update={"eval_every": 0})
-    cache = name if first else f"{name}{rankers.SEED_MARK}{seed}"
-    frames = eval_frames if first else {k: v for k, v in eval_frames.items() if k != "dev"}  # dev: the first seed's curve and the recipe only
+    run_params, frames = seed_settings(params, eval_frames, first)  # dev: the first seed's curve and the recipe only
+    cache = rankers.seed_cache(name, seed, first)
     return train_system(rankers.cross_encoder(start, pooling=params.pooling), AutoTokenizer.from_pretrained(start), frame, run_params,
                         frames, seed=seed, device=device, work_dir=str(out / "trainer"),
                         save_to=out / "students" / name if first else None, scores_to=out / "scores" / cache, target=target,
@@ -250,7 +249,7 @@ def evaluate_on_test(runs: Mapping[str, list[TrainedSystem]], test: pd.DataFrame
         for k, r in enumerate(seed_runs):
             w, sc = fuse_seed(r.scores["train"], r.scores["test"], train_lists, test)
             weights.setdefault(f"{name}+bm25", w)
-            cache = f"{name}+bm25" if k == 0 else f"{name}+bm25{rankers.SEED_MARK}{seeds[k]}"
+            cache = rankers.seed_cache(f"{name}+bm25", seeds[k], k == 0)
             rankers.save_scores({"test": test.assign(score=sc)}, out / "scores" / cache, precision=precision)
             fused.append(metrics.evaluate_candidates(test.assign(score=sc), qrels=qrels))
         per_seed[f"{name}+bm25"] = fused

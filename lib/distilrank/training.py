@@ -331,6 +331,14 @@ class TrainedSystem:
     timing: dict[str, float]
 
 
+def seed_settings(params, eval_frames: dict[str, pd.DataFrame], first: bool) -> tuple[object, dict[str, pd.DataFrame]]:
+    """What one training seed measures: the first keeps `params` (its dev learning curve) and every
+    frame of `eval_frames`; a further seed neither draws a curve (`eval_every` 0) nor scores dev."""
+    if first:
+        return params, eval_frames
+    return params.model_copy(update={"eval_every": 0}), {k: v for k, v in eval_frames.items() if k != "dev"}
+
+
 def train_system(model: torch.nn.Module, tokenizer, groups_df: pd.DataFrame, params, eval_frames: dict[str, pd.DataFrame], *,
                  seed: int, device: str, work_dir: str, save_to: str | None = None, scores_to: str | None = None,
                  target: str = "gain", loss_fn: Callable | None = None, steps: int | None = None,
