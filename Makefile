@@ -64,11 +64,12 @@ check-params: $(ENV_STAMP)
 replicate: check-params $(EXECUTED)
 	@$(PY) -m distilrank.results $(OUT)/results.json
 
-# every executed notebook: its source and the environment ...
+# every executed notebook: its source and the environment ... (its figures, NN_*.png, are removed
+# as it starts: a figure it no longer draws is not left for a reader to take as this run's)
 $(OUT)/%.ipynb: notebooks/%.ipynb $(ENV_STAMP)
 	@mkdir -p $(OUT)
 	@echo "== $* [profile $(PROFILE)]"
-	@start=$$(date +%s); live=$(abspath $(OUT))/.$*.live; : > $$live; \
+	@start=$$(date +%s); live=$(abspath $(OUT))/.$*.live; : > $$live; n=$*; rm -f $(OUT)/figures/$${n%%_*}_*.png; \
 	$(PY) -m distilrank.progress --follow $$live $* & follower=$$!; \
 	DISTILRANK_PROGRESS_LOG=$$live $(PY) -m papermill $< $(OUT)/$*.partial.ipynb -f $(PARAMS) -p params_file $(abspath $(PARAMS)) -k distilrank --cwd notebooks --log-level ERROR; \
 	rc=$$?; kill $$follower 2>/dev/null; wait $$follower 2>/dev/null; rm -f $$live; \

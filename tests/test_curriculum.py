@@ -216,6 +216,9 @@ def test_category_names_pick_the_words_particular_to_each_category():
     # heat and slabs: twice in category 0 and nowhere else (score 2); flow: once in each (1 x 1/2, below every word of one category)
     assert curriculum.category_names(queries) == {0: "0 · heat, slabs, conduction", 1: "1 · shock, waves, cones"}
     assert curriculum.category_names(queries, n_terms=1) == {0: "0 · heat", 1: "1 · shock"}
+    forms = pd.DataFrame({"query": ["flows in pipes", "flow in pipes", "flow past wings", "shock waves"], "category": [0, 0, 0, 1]})
+    # flow and flows are one word (3 in category 0, named by its commoner form); pipes 2
+    assert curriculum.category_names(forms, n_terms=2)[0] == "0 · flow, pipes"
 
 
 def test_plot_categories_names_the_categories_and_keeps_the_legend_outside():

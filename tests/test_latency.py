@@ -175,10 +175,11 @@ def test_compare_variants_reads_speed_up_quality_change_and_tolerance():
     assert t.loc["s-bad", "Δ ndcg@5"] < 0 and not t.loc["s-bad", "within tolerance"] and t.loc["s-bad", "score r with eager"] == pytest.approx(-1)
     assert t.loc["s-fast", "rank tau with eager"] == pytest.approx(1) and t.loc["s-bad", "rank tau with eager"] == pytest.approx(-1)
     # every variant's latency and quality, and the eager student's quality under its own name (the front page's Δ base)
-    assert {(r["system"], r["metric"]) for r in got.rows} == ({(n, m) for n in ("s-fast", "s-bad") for m in ("latency_ms@48", "ndcg@5", "pnr")}
+    assert {(r["system"], r["metric"]) for r in got.rows} == ({(n, m) for n in ("s-fast", "s-bad") for m in ("latency_ms@48", "ndcg@5", "pnr", "within_tolerance")}
                                                               | {("s-cpu-fp32", "ndcg@5"), ("s-cpu-fp32", "pnr")})
     assert next(r["value"] for r in got.rows if r["system"] == "s-cpu-fp32" and r["metric"] == "ndcg@5") == t.loc["s", "test ndcg@5"]
-    assert all(r["n_queries"] == 2 for r in got.rows if r["metric"] != "latency_ms@48")
+    assert {r["system"]: r["value"] for r in got.rows if r["metric"] == "within_tolerance"} == {"s-fast": 1.0, "s-bad": 0.0}
+    assert all(r["n_queries"] == 2 for r in got.rows if r["metric"] not in ("latency_ms@48", "within_tolerance"))
 
 
 def test_student_variants_export_time_and_score_the_saved_student(tmp_path):

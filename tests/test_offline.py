@@ -141,7 +141,10 @@ def test_failure_cases_show_the_largest_drops_first():
     gap = offline.ndcg_gap(per_t, per_h)
     assert gap.to_dict() == {"a": pytest.approx(0.6), "b": pytest.approx(0.1)}
     cases = offline.failure_cases(test, per_t, per_h, "hybrid", n=1, top_docs=2)
-    assert len(cases) == 1 and cases[0].header.startswith("**Query a**: *wing flutter*") and "(drop 0.600)" in cases[0].header
+    assert len(cases) == 1 and cases[0].header.startswith("**Query a**: *wing flutter*") and "(drop 0.600;" in cases[0].header
+    # the ranking shown (gains 0, 1, 2: d2, d3, d1) against the list's ideal (2, 1, 0), linear gains as trec_eval: its own NDCG@5
+    dcg, ideal = 1 / np.log2(3) + 2 / np.log2(4), 2 + 1 / np.log2(3)
+    assert f"its first seed's, NDCG@5 {dcg / ideal:.3f})" in cases[0].header
     table = cases[0].table
     assert table[("teacher", "document")].tolist() == ["d1 · title 0", "d3 · title 2"]
     assert table[("hybrid", "gain")].tolist() == [0, 1] and table.index.tolist() == [1, 2]

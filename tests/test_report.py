@@ -48,7 +48,8 @@ def run(tmp_path, monkeypatch):
         injected = nbformat.v4.new_code_cell("# Parameters\nsecret_injected_value = 42\n")
         injected.metadata["tags"] = ["injected-parameters"]
         nb.cells = [nbformat.v4.new_markdown_cell(f"# {name}\n\n{heading}"), injected, nbformat.v4.new_code_cell("1 + 1")]
-        nb.cells[2].outputs = [nbformat.v4.new_output("execute_result", data={"text/plain": "2"}, execution_count=1)]
+        injected.execution_count, nb.cells[2].execution_count = 1, 2  # papermill ran the injected cell first
+        nb.cells[2].outputs = [nbformat.v4.new_output("execute_result", data={"text/plain": "2"}, execution_count=2)]
         nb.metadata["papermill"] = {"duration": 90.0, "parameters": params}
         nbformat.write(nb, str(out / f"{name}.ipynb"))
     (out / "teachers" / "teacher-cpt").mkdir(parents=True)
@@ -65,7 +66,8 @@ def run(tmp_path, monkeypatch):
                          *_quality("teacher-no-cpt", 0.35, 0.3, 0.4), *_quality("teacher-ensemble", 0.55, 0.5, 0.6, 4.0),
                          *_quality("bert6-labels", 0.3, 0.25, 0.35), *_quality("bert6-point", 0.38, 0.33, 0.43),
                          *_quality("bert6-margin", 0.44, 0.39, 0.49), *_quality("bert6-hybrid", 0.45, 0.4, 0.5, 3.3),
-                         _row("bert6-hybrid-onnx", "ndcg@5", 0.45), _row("bert6-hybrid-onnx", "pnr", 3.3)], path)
+                         _row("bert6-hybrid-onnx", "ndcg@5", 0.45), _row("bert6-hybrid-onnx", "pnr", 3.3),
+                         {**_row("bert6-hybrid-onnx", "within_tolerance", 0.0), "n_queries": None}], path)
     results.record("t", [{**_row(s, "latency_ms@48", ms), "n_queries": None} for s, ms in
                          (("teacher", 900.0), ("llm", 12000.0), ("bert-12", 2400.0), ("bert-6", 1200.0), ("bert6-hybrid", 300.0),
                           ("bert6-hybrid-onnx", 250.0))]
@@ -109,7 +111,7 @@ def test_one_formatting_rule_for_every_number():
         "75", "75", "22,713,601", "570", "11,374", "6.58", "0.224", "0.0754", "2.06"]
     # below 0.01, three significant digits would print five decimals or more (check-report's limit is four)
     assert [report.fmt_number(x) for x in (0.00346, -0.0012, 0.01)] == ["3.46e-03", "-1.20e-03", "0.01"]
-    assert report.fmt_pct(0.1042) == "+10.4%"
+    assert report.fmt_pct(0.1042) == "+10.4%" and report.fmt_pct(-0.0004) == "0.0%"
 
 
 def test_quality_table_has_a_fixed_order_and_one_row_per_system(run):
@@ -122,6 +124,7 @@ def test_quality_table_has_a_fixed_order_and_one_row_per_system(run):
     assert table.loc["teacher-cpt", "group"] == "teacher (the LLM; not the students' teacher)"
     assert table.loc["bm25", "ndcg@5"] == "0.500 [0.450, 0.550]" and table.loc["bert6-hybrid-onnx", "ndcg@5"] == "0.450"
     assert table.loc["bert6-hybrid-onnx", "Δ ndcg@5 vs student"] == "+0.000" and table.loc["bm25", "Δ ndcg@5 vs student"] == ""
+    assert table.loc["bert6-hybrid-onnx", "within 06's tolerance"].startswith("no") and table.loc["bm25", "within 06's tolerance"] == ""
     assert report.variant_of("bert6-hybrid-onnx-int8") == "bert6-hybrid" and report.variant_of("bert6-hybrid") is None
     assert report.rename("CPT helps (teacher-cpt-minilm beats x); teacher-cpt-minilm+bm25", {"teacher-cpt-minilm": "teacher-cpt"}) == \
         "CPT helps (teacher-cpt beats x); teacher-cpt-minilm+bm25"  # a fusion of the alias is another system
@@ -245,6 +248,8 @@ def test_write_report_front_page_and_results_md_agree(run):
     # the injected parameters cell: in the executed notebook, not on its page
     assert "secret_injected_value" in (run / "03_teacher_finetune.ipynb").read_text()
     assert "secret_injected_value" not in (index.parent / "03_teacher_finetune.html").read_text()
+    shown = (index.parent / "03_teacher_finetune.html").read_text()  # the cells left are numbered from 1
+    assert re.search(r"\[1\]:", shown) and not re.search(r"\[2\]:", shown)
     assert pagecheck.static_problems(index.parent) == []
 
 

@@ -202,8 +202,8 @@ def test_quality_table_shows_seeds_and_their_spread_only_for_seeded_systems():
     assert table.seeds.tolist() == ["", "", "", 3, ""]
     # the seeds' corpus NDCG@5 are 0.3, 0.4, 0.5: sample sd 0.1
     assert table["ndcg@5 sd across seeds"].tolist() == ["", "", "", "0.100", ""]
-    assert students.seed_spread(per_seed["bert6-hybrid"], "ndcg@5") == pytest.approx(0.1)
-    assert np.isnan(students.seed_spread(per_seed["bm25"], "ndcg@5"))
+    assert metrics.seed_spread(per_seed["bert6-hybrid"], "ndcg@5") == pytest.approx(0.1)
+    assert np.isnan(metrics.seed_spread(per_seed["bm25"], "ndcg@5"))
     share = table["share of teacher-ensemble ndcg@5"]
     assert share.tolist() == ["", "0.25", "1.00", "0.50", ""]  # none for the references
 
@@ -306,8 +306,12 @@ def test_learning_curves_read_each_first_seed_and_their_summary():
     table = students.curve_summary(curve, target=0.5)
     assert table.loc["bert6-point", "dev ndcg@5 at the end"] == 0.3
     # 0.2 + (0.1 / ln 2) ln(s / 2) reaches 0.5 at s = 2 * 2**3 = 16 steps, rounded to tens
-    assert table.loc["bert6-point", "steps to reach bm25 on dev (extrapolated)"] == 20.0
-    assert np.isnan(table.loc["bert6-labels", "steps to reach bm25 on dev (extrapolated)"])  # one point: no line
+    assert table.loc["bert6-point", "steps to reach bm25 on dev"] == 20.0 and table.loc["bert6-point", "how"].startswith("extrapolated")
+    assert np.isnan(table.loc["bert6-labels", "steps to reach bm25 on dev"])  # one point: no line
+    assert table.loc["bert6-labels", "how"].startswith("no estimate")
+    reached = students.curve_summary(curve, target=0.25)  # point reaches 0.25 first at step 4, labels at its one step
+    assert reached.loc["bert6-point", "steps to reach bm25 on dev"] == 4.0 and reached.loc["bert6-point", "how"].startswith("reached")
+    assert reached.loc["bert6-labels", "how"].startswith("reached") and reached.loc["bert6-labels", "bm25 on these dev queries"] == 0.25
     fig = students.plot_learning_curves(curve, {"a (dev)": 0.1, "b (dev)": 0.2, "c (dev)": 0.3}, budget=4)
     assert len(fig.axes[0].lines) >= 4
     plt.close(fig)

@@ -41,6 +41,7 @@ from sklearn.cluster import KMeans
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from transformers import TrainerCallback
 
+from distilrank import metrics, results, verdicts
 from distilrank.training import Group, cut_group
 
 
@@ -274,14 +275,26 @@ def category_names(queries: pd.DataFrame, n_terms: int = 3) -> dict[int, str]:
     """A short name per category of `queries` (columns query, category): its number and the
     `n_terms` words most particular to it, each word scored by its count in the category times the
     share of all its occurrences that fall there (so a word every category uses does not name one);
-    English stop words and words under three letters left out, ties broken alphabetically."""
-    words = {cat: Counter(w for q in g["query"] for w in re.findall(r"[a-z][a-z-]{2,}", q.lower()) if w not in ENGLISH_STOP_WORDS)
+    English stop words and words under three letters left out, ties broken alphabetically. Forms of
+    one word count as one (an English stemmer: `flow` and `flows`), named by their most frequent form."""
+    import Stemmer  # PyStemmer, as BM25 stems
+
+    stem = Stemmer.Stemmer("english").stemWord
+    forms = {cat: Counter(w for q in g["query"] for w in re.findall(r"[a-z][a-z-]{2,}", q.lower()) if w not in ENGLISH_STOP_WORDS)
              for cat, g in queries.groupby("category")}
+    words = {cat: Counter() for cat in forms}
+    for cat, counts in forms.items():
+        for w, k in counts.items():
+            words[cat][stem(w)] += k
+    every = sum(forms.values(), Counter())
+    shown = {}
+    for w in sorted(every, key=lambda w: (-every[w], w)):  # the most frequent form first, then alphabetical
+        shown.setdefault(stem(w), w)
     total = sum(words.values(), Counter())
     names = {}
     for cat, counts in words.items():
-        best = sorted(counts, key=lambda w: (-counts[w] * counts[w] / total[w], w))[:n_terms]
-        names[int(cat)] = f"{cat} · {', '.join(best)}"
+        best = sorted(counts, key=lambda w: (-counts[w] * counts[w] / total[w], shown[w]))[:n_terms]
+        names[int(cat)] = f"{cat} · {', '.join(shown[w] for w in best)}"
     return names
 
 
@@ -356,3 +369,43 @@ def train_plans(make_plans: Callable[[], dict[str, Curriculum]], train_df: pd.Da
                 sampler=plan.sampler(steps, params.group_size, params.groups_per_step, seed),
                 callbacks=plan.callbacks(steps, params.groups_per_step, score)))
     return runs, first_plans
+
+
+@dataclass
+class Evaluation:
+    """Notebook 08's test evaluation: each system's per-query metrics per seed, their seed mean
+    (`random` and `oracle` included) and its bootstrap summary."""
+
+    per_seed: dict[str, list[pd.DataFrame]]
+    per: dict[str, pd.DataFrame]
+    summary: dict[str, pd.DataFrame]
+
+
+def evaluate(test: pd.DataFrame, qrels: pd.DataFrame, seeded: dict[str, list[np.ndarray]], seed: int) -> Evaluation:
+    """`random`, every system of `seeded` (its test scores, one array per training seed; a system
+    run once has one) and `oracle` on the `test` lists: per-query metrics per seed, their mean
+    over seeds, and its summary with 95% bootstrap intervals over queries (`seed`)."""
+    refs = metrics.evaluate_references(test, qrels, seed=seed)
+    per_seed = {name: [metrics.evaluate_candidates(test.assign(score=sc), qrels=qrels) for sc in runs] for name, runs in seeded.items()}
+    per = {"random": refs["random"], **{n: metrics.seed_mean(f) for n, f in per_seed.items()}, "oracle": refs["oracle"]}
+    return Evaluation(per_seed, per, {n: metrics.summarise(pq, seed=seed).set_index("metric") for n, pq in per.items()})
+
+
+def result_rows(evaluation: Evaluation, names: Sequence[str]) -> list[dict]:
+    """The rows notebook 08 records for its students (`names`): every metric of the seed mean, and
+    NDCG@5's spread across seeds where there are two or more."""
+    rows = [row for n in names for row in results.summary_rows(n, evaluation.summary[n].reset_index())]
+    return rows + [{"system": n, "metric": "ndcg@5_seed_sd", "value": metrics.seed_spread(evaluation.per_seed[n], "ndcg@5"),
+                    "ci_low": None, "ci_high": None, "n_queries": len(evaluation.per[n])} for n in names if len(evaluation.per_seed[n]) > 1]
+
+
+def claims(per: dict[str, pd.DataFrame], baseline: str = "bert6-uniform") -> pd.DataFrame:
+    """Each curriculum student against `baseline` on NDCG@5 and pair accuracy (paired t-tests over
+    the test queries, `verdicts.claim`): one question asked six ways, so the verdicts read the
+    Benjamini-Hochberg adjusted p-values (`metrics.adjust_pvalues`), the raw ones beside them."""
+    table = pd.DataFrame([verdicts.claim(f"bert6-{name} beats {baseline}" + (f" ({m})" if m != "ndcg@5" else ""), per[f"bert6-{name}"],
+                                         per[baseline], f"bert6-{name}", baseline, metric=m) | {"metric": m}
+                          for name in STUDENTS[1:] for m in ("ndcg@5", "pair_accuracy")]).set_index("claim")
+    table["p (BH)"] = metrics.adjust_pvalues(table["p"])
+    table["verdict"] = [metrics.verdict(d, p) for d, p in zip(table["Δ"], table["p (BH)"], strict=True)]
+    return table

@@ -203,8 +203,8 @@ def worked_example(student: Sequence[float], teacher: Sequence[float], shift: fl
     rows += [{"term": f"margin d{i + 1}-d{j + 1}", "teacher t": t[i] - t[j], "student s": s[i] - s[j],
               "squared error": ((s[i] - s[j]) - (t[i] - t[j])) ** 2} for i in range(len(s)) for j in range(i + 1, len(s))]
     terms = pd.DataFrame(rows).set_index("term")
-    target, mask = torch.tensor([t], dtype=torch.float32), torch.ones(1, len(t), dtype=torch.bool)
-    value = lambda name, x: float(make_loss(name)(torch.tensor([x], dtype=torch.float32), target, mask))  # noqa: E731
+    target, mask = torch.tensor(t[None], dtype=torch.float32), torch.ones(1, len(t), dtype=torch.bool)
+    value = lambda name, x: float(make_loss(name)(torch.tensor(np.asarray(x)[None], dtype=torch.float32), target, mask))  # noqa: E731
     totals = pd.DataFrame({"student s": {n: value(n, s) for n in ("point_mse", "margin_mse", "hybrid")},
                            f"s + {shift:g} (same order and spacing)": {n: value(n, s + shift) for n in ("point_mse", "margin_mse", "hybrid")}})
     return terms, totals.rename_axis("loss")

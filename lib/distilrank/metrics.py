@@ -171,6 +171,12 @@ def adjust_pvalues(pvalues: Sequence[float]) -> np.ndarray:
     return out
 
 
+def seed_spread(per_seed: Sequence[pd.DataFrame], metric: str) -> float:
+    """The standard deviation across seeds of a system's corpus `metric` (nan for one seed)."""
+    values = [aggregate(f, metric) for f in per_seed]
+    return float(np.std(values, ddof=1)) if len(values) > 1 else np.nan
+
+
 def seed_mean(per_seed: Sequence[pd.DataFrame]) -> pd.DataFrame:
     """Per-query metrics averaged over training seeds (`evaluate_candidates` frames of one system
     trained with several seeds, on the same lists): each query's NDCG, MRR and pair accuracy are

@@ -213,7 +213,7 @@ def fidelity_table(test: pd.DataFrame, margins: pd.DataFrame, students: Iterable
     fidelity = {}
     for name in students:
         tau = metrics.kendall_per_query(test, "teacher", name)
-        fidelity[name] = {"Kendall tau per query (mean)": tau.mean(), "queries with tau > 0": (tau > 0).mean(),
+        fidelity[name] = {"Kendall tau per query (mean)": tau.mean(), f"queries with tau > 0 (of {len(tau)})": int((tau > 0).sum()),
                           "Pearson r": np.corrcoef(test.teacher, test[name])[0, 1],
                           "point MSE": float(np.mean((test[name] - test.teacher) ** 2)),
                           "margin MSE": float(np.mean((margins[name] - margins.teacher) ** 2)),
@@ -251,18 +251,22 @@ class FailureCase(NamedTuple):
 
 
 def failure_cases(test: pd.DataFrame, per_teacher: pd.DataFrame, per_student: pd.DataFrame, student: str, n: int,
-                  top_docs: int) -> list[FailureCase]:
+                  top_docs: int, qrels: pd.DataFrame | None = None) -> list[FailureCase]:
     """The `n` test queries where `student` loses most NDCG@5 to the teacher (`ndcg_gap`), each with
     a header (the query, both NDCG@5 values, the drop, the judged relevant candidates) and the
     teacher's and the student's top `top_docs` documents side by side (id · title, gain). `test` is
-    `on_teacher_scale`'s frame (columns `teacher` and `student`)."""
+    `on_teacher_scale`'s frame (columns `teacher` and `student`: the student's first seed). The
+    per-query metrics may be seed means: the header then also gives the NDCG@5 of the ranking shown
+    (judged against `qrels`; None: the list's own gains)."""
     worst = ndcg_gap(per_teacher, per_student).sort_values(ascending=False).head(n)
     cases = []
     for qid, drop in worst.items():
         q = test[test.query_id == qid]
+        shown = metrics.evaluate_candidates(q, score=student, qrels=qrels).set_index("query_id").loc[qid, "ndcg@5"]
         header = (f"**Query {qid}**: *{q['query'].iloc[0]}*  \nNDCG@5 teacher "
                   f"{per_teacher.set_index('query_id').loc[qid, 'ndcg@5']:.3f} → {student} "
-                  f"{per_student.set_index('query_id').loc[qid, 'ndcg@5']:.3f} (drop {drop:.3f}); "
+                  f"{per_student.set_index('query_id').loc[qid, 'ndcg@5']:.3f} (drop {drop:.3f}; the student's NDCG@5 is its seeds' "
+                  f"mean, the ranking below its first seed's, NDCG@5 {shown:.3f}); "
                   f"{int((q.gain > 0).sum())} judged relevant of {len(q)} candidates")
         side = {}
         for name, col in (("teacher", "teacher"), (student, student)):

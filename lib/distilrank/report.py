@@ -21,6 +21,7 @@ digits (integers as integers, thousands with separators), p as 0.038 or 1.8e-13.
 from __future__ import annotations
 
 import html
+import itertools
 import json
 import math
 import re
@@ -39,7 +40,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from nbconvert import HTMLExporter  # noqa: E402
-from nbconvert.preprocessors import TagRemovePreprocessor  # noqa: E402
+from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor  # noqa: E402
 
 from distilrank import verdicts  # noqa: E402
 from distilrank.paths import atomic_path, output_dir  # noqa: E402
@@ -103,7 +104,10 @@ def fmt_number(v: float | int | None) -> str:
 
 def fmt_pct(v: float | None) -> str:
     """A relative change: signed percent, one decimal (+10.4%)."""
-    return "" if _missing(v) else f"{v:+.1%}"
+    if _missing(v):
+        return ""
+    text = f"{v:+.1%}"
+    return "0.0%" if text in ("+0.0%", "-0.0%") else text
 
 
 # What was run.
@@ -332,6 +336,8 @@ def quality_table(rows: list[ResultRow], setting: Setting | None = None) -> pd.D
         table["ndcg@5 sd across seeds"] = [fmt_metric(spread.get(s)) for s in order]
     if any(system_group(s) == "deployed variant" for s in order):
         table["Δ ndcg@5 vs student"] = [_variant_delta(rows, s) for s in order]
+        within = {r.system: r.value for r in rows if r.metric == "within_tolerance"}
+        table["within 06's tolerance"] = [("yes" if within[s] else "no: quality moved more than allowed") if s in within else "" for s in order]
     table.index.name = "system"
     return table
 
@@ -360,6 +366,9 @@ def latency_batch(rows: list[ResultRow]) -> int | None:
     """The batch size notebook 06 timed at (its `latency_ms@<batch>` rows), or None."""
     batches = [int(r.metric.split("@", 1)[1]) for r in rows if r.metric.startswith("latency_ms@")]
     return max(set(batches), key=batches.count) if batches else None
+
+
+LATENCY_PRECISION = "this machine; eager models in fp32 on a CPU, fp16 on a GPU, whatever the run's precision; a variant's name says its own"
 
 
 def latency_table(rows: list[ResultRow], batch: int = 48) -> pd.DataFrame:
@@ -814,7 +823,7 @@ def front_page(profile: str, out: Path, runs: pd.DataFrame, rows: list[ResultRow
 
 
 def _walls(runs: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame({"minutes": [fmt_number(round(s / 60, 1)) for s in runs.seconds], "errors": [fmt_number(int(e)) for e in runs.errors]},
+    return pd.DataFrame({"minutes": [f"{s / 60:.1f}" for s in runs.seconds], "errors": [fmt_number(int(e)) for e in runs.errors]},
                         index=pd.Index(runs.notebook, name="notebook"))
 
 
@@ -868,7 +877,7 @@ def results_markdown(page: FrontPage, figure: str | None) -> str:
     if figure:
         parts += ["", "## Quality against latency", "", f"![test NDCG@5 against ms per batch](report/{figure})", "", FIGURE_TEXT]
     if not page.latency.empty:
-        parts += ["", "## Latency and cost (this machine)", "", markdown_table(page.latency, "system")]
+        parts += ["", f"## Latency and cost ({LATENCY_PRECISION})", "", markdown_table(page.latency, "system")]
     parts += ["", "## What was run", "", f"- profile `{page.profile}`; data: {page.data}", f"- hardware: {page.machine}",
               f"- commit(s) that wrote the rows: {page.commits} (-dirty: the working tree differed from that commit)",
               f"- wall time: {fmt_number(round(page.runs.seconds.sum() / 60, 1))} min in all (papermill's record per notebook, kernel start included)",
@@ -956,7 +965,7 @@ def index_html(page: FrontPage, figure: str | None) -> str:
         parts += ["<h2 id='trade-off'>Quality against latency</h2>",
                   f"<p><img src='{html.escape(figure)}' alt='test NDCG@5 against ms per batch'></p>", f"<p>{html.escape(FIGURE_TEXT)}</p>"]
     if not page.latency.empty:
-        parts += ["<h2 id='latency'>Latency and cost (this machine)</h2>", _table_html(page.latency, "system")]
+        parts += [f"<h2 id='latency'>Latency and cost ({LATENCY_PRECISION})</h2>", _table_html(page.latency, "system")]
     runs = "".join(f"<tr><td><a href='{html.escape(n)}.html'>{html.escape(n)}</a></td><td>{html.escape(r.minutes)}</td>"
                    f"<td>{html.escape(r.errors)}</td></tr>" for n, r in _walls(page.runs).iterrows())
     parts += ["<h2 id='run'>What was run</h2>",
@@ -967,11 +976,29 @@ def index_html(page: FrontPage, figure: str | None) -> str:
     return "".join(parts) + "</body></html>\n"
 
 
+class Renumber(Preprocessor):
+    """Number the code cells left on the page 1, 2, 3, ... (In [2] is not missing where the hidden
+    injected cell ran second)."""
+
+    def preprocess(self, nb, resources):
+        count = itertools.count(1)
+        for cell in nb.cells:
+            if cell.cell_type == "code" and cell.get("execution_count") is not None:
+                k = next(count)
+                cell.execution_count = k
+                for output in cell.get("outputs", []):
+                    if "execution_count" in output:
+                        output["execution_count"] = k
+        return nb, resources
+
+
 def notebook_exporter() -> HTMLExporter:
     """nbconvert's lab HTML exporter without the cells tagged `HIDDEN_TAGS` (papermill's injected
-    parameters: the executed .ipynb keeps them, the page does not show them)."""
+    parameters: the executed .ipynb keeps them, the page does not show them), the cells left
+    numbered in order (`Renumber`)."""
     exporter = HTMLExporter(template_name="lab")
     exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags=set(HIDDEN_TAGS), enabled=True), enabled=True)
+    exporter.register_preprocessor(Renumber(enabled=True), enabled=True)
     return exporter
 
 

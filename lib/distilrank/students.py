@@ -258,12 +258,6 @@ def evaluate_on_test(runs: Mapping[str, list[TrainedSystem]], test: pd.DataFrame
     return TestEvaluation(per, per_seed, summary, weights, quality_table(summary, per_seed, teacher))
 
 
-def seed_spread(per_seed: Sequence[pd.DataFrame], metric: str) -> float:
-    """The standard deviation across seeds of a system's corpus `metric` (nan for one seed)."""
-    values = [metrics.aggregate(f, metric) for f in per_seed]
-    return float(np.std(values, ddof=1)) if len(values) > 1 else np.nan
-
-
 def quality_table(summary: Mapping[str, pd.DataFrame], per_seed: Mapping[str, list[pd.DataFrame]], teacher: str) -> pd.DataFrame:
     """PNR, NDCG@5 and NDCG@10 with 95% query-bootstrap intervals (of the seed mean), the seeds,
     the spread of NDCG@5 across seeds, and the share of the teacher's NDCG@5."""
@@ -275,7 +269,7 @@ def quality_table(summary: Mapping[str, pd.DataFrame], per_seed: Mapping[str, li
             row[m] = metrics.format_interval(s.loc[m, "value"], s.loc[m, "ci_low"], s.loc[m, "ci_high"])
         seeds = per_seed.get(name, [])
         row["seeds"] = len(seeds) if len(seeds) > 1 else ""
-        row["ndcg@5 sd across seeds"] = f"{seed_spread(seeds, 'ndcg@5'):.3f}" if len(seeds) > 1 else ""
+        row["ndcg@5 sd across seeds"] = f"{metrics.seed_spread(seeds, 'ndcg@5'):.3f}" if len(seeds) > 1 else ""
         share = s.loc["ndcg@5", "value"] / teacher_ndcg if teacher_ndcg > 0 and name not in metrics.REFERENCES else np.nan
         row[f"share of {teacher} ndcg@5"] = "" if np.isnan(share) else f"{share:.2f}"
         rows.append(row)
@@ -293,7 +287,7 @@ def result_rows(evaluation: TestEvaluation, names: Sequence[str], teacher: str) 
     for name in systems:
         n = len(evaluation.per[name])
         if len(evaluation.per_seed[name]) > 1:
-            rows.append({"system": name, "metric": "ndcg@5_seed_sd", "value": seed_spread(evaluation.per_seed[name], "ndcg@5"),
+            rows.append({"system": name, "metric": "ndcg@5_seed_sd", "value": metrics.seed_spread(evaluation.per_seed[name], "ndcg@5"),
                          "ci_low": None, "ci_high": None, "n_queries": n})
         rows.append({"system": name, "metric": "ndcg@5_share_of_teacher", "value": float(evaluation.summary[name].loc["ndcg@5", "value"] / teacher_ndcg),
                      "ci_low": None, "ci_high": None, "n_queries": n})
@@ -465,5 +459,11 @@ def curve_summary(curve: pd.DataFrame, target: float) -> pd.DataFrame:
     `target` (BM25 on the curve's dev queries), extrapolated by `training.steps_to_reach` (a
     log-linear fit: an order of magnitude, not a promise)."""
     need = {name: steps_to_reach(g.to_dict("records"), target) for name, g in curve.groupby("system")}
+    best = curve.groupby("system")["dev ndcg@5"].max()
+    how = {name: "reached (first step at or above)" if best[name] >= target else "no estimate (one point, or not rising)" if need[name] is None
+           else "extrapolated (log-linear)" for name in need}
     return pd.DataFrame({"dev ndcg@5 at the end": curve.sort_values("step").groupby("system")["dev ndcg@5"].last(),
-                         "steps to reach bm25 on dev (extrapolated)": pd.Series(need, dtype=float).round(-1)})
+                         "bm25 on these dev queries": target,
+                         "steps to reach bm25 on dev": pd.Series({n: v if how[n].startswith("reached") or v is None else round(v, -1)
+                                                                  for n, v in need.items()}, dtype=float),
+                         "how": pd.Series(how)})

@@ -35,7 +35,7 @@ KINDS = (HOLDS, FAILS, NSD, FRAGILE, NOT_TESTABLE)
 # the verdict box), then what this replication checks beyond them. Notebooks file a claim under a key.
 GROUPS: dict[str, str] = {
     "cpt": "CPT helps the LLM teacher",
-    "llm-teacher": "The LLM teacher beats BERT-style rankers (here: BM25, the first stage)",
+    "llm-teacher": "The LLM teacher beats the rankers it is compared with (here: BM25, the list it re-ranks)",
     "distillation": "Distilled students beat the same student trained on labels alone",
     "hybrid": "The hybrid loss beats Point-MSE and Margin-MSE",
     "keeps": "The student keeps most (>= 90%) of its teacher's quality",
