@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 from distilrank.backbones import train_tokenizer
@@ -98,7 +99,11 @@ def test_compare_variants_trains_saves_and_tabulates_a_scratch_decoder(tmp_path)
     assert run.table.loc["scratch", "dev ppl/token after"] < run.table.loc["scratch", "dev ppl/token before"]
     assert (tmp_path / "scratch" / "init" / "config.json").is_file() and (tmp_path / "scratch" / "cpt" / "config.json").is_file()
     assert set(run.curves.columns) == {"variant", "step", "loss"} and len(run.curves) > 0
-    assert 0 <= run.random_dev <= 1 and 0 <= run.bm25_dev <= 1 and set(run.models) == {"scratch"}
+    # BM25 puts q1's one relevant document (gain 2) third of three (NDCG@5 1 / log2(4) = 0.5) and q2's first (1.0)
+    assert run.bm25_dev == pytest.approx(0.75) and set(run.models) == {"scratch"}
+    # random scores put each query's one relevant document at rank 1, 2 or 3: NDCG@5 1, 1 / log2(3) or 0.5 per query
+    ranks = [1.0, 1 / np.log2(3), 0.5]
+    assert any(run.random_dev == pytest.approx((a + b) / 2) for a in ranks for b in ranks)
     assert len(plot_comparison(run).axes) == 3
     gens = continuations(run.models, prepared["dev_candidates"].to_pandas(), 1, seed=0, device="cpu", max_new_tokens=3)
     assert len(gens) == 1 and list(gens.columns) == ["test query", "its best-judged document", "scratch"]

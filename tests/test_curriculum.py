@@ -235,3 +235,16 @@ def test_plot_categories_names_the_categories_and_keeps_the_legend_outside():
     assert [t.get_text() for t in fig.legends[0].get_texts()] == ["bm25", "bert6-uniform", "random (test, per category)",
                                                                   "random (dev, the curve's queries)"]
     assert len(fig.axes[0].patches) == 4  # random is a tick, not a bar
+
+
+def test_training_frame_uses_notebook_04s_normaliser(tmp_path):
+    import json
+
+    (tmp_path / "students").mkdir()
+    (tmp_path / "students" / "teacher_normaliser.json").write_text(json.dumps({"method": "global", "mean": 1.0, "std": 2.0}))
+    lists = pd.DataFrame({"query_id": ["q", "q"], "doc_id": ["a", "b"], "teacher_score": [3.0, 1.0], "source": ["bm25", "bm25"]})
+    df = curriculum.training_frame({"train": lists}, 0, tmp_path, seed=0, column="teacher_score")
+    assert df.sort_values("doc_id")["target"].tolist() == [1.0, 0.0]  # (3 - 1) / 2 and (1 - 1) / 2: the saved statistics, not refitted
+    cur = SimpleNamespace(steps=90, rounds=3, seeds=2, max_len=None)
+    text = curriculum.budget_sentence(df, SimpleNamespace(groups_per_step=1, group_size=8), cur, "len64")
+    assert text == "1 training groups (2 pairs); 90 steps x 1 x 8 pairs per student and seed at len64; 3 rounds; 2 seeds"

@@ -7,7 +7,6 @@ from distilrank.distill import (
     fit_normaliser,
     fusion_lists,
     normalise,
-    pick_queries,
     transfer_frame,
 )
 
@@ -34,14 +33,6 @@ def test_transfer_frame_errors():
         transfer_frame(bad, 0, 0)
     with pytest.raises(KeyError, match="rerun notebook 03"):
         transfer_frame({}, 0, 0)
-
-
-def test_pick_queries_is_seeded_and_keeps_order():
-    ids = ["q5", "q5", "q1", "q9", "q2"]
-    picked = pick_queries(ids, 2, seed=1)
-    assert picked == pick_queries(ids, 2, seed=1) and len(picked) == 2
-    order = ["q5", "q1", "q9", "q2"]
-    assert [order.index(q) for q in picked] == sorted(order.index(q) for q in picked)
 
 
 def test_global_normalisation_is_one_affine_map():

@@ -43,28 +43,6 @@ def test_setup_takes_the_precision_the_environment_forces(tmp_path, monkeypatch,
     transformers.utils.logging.enable_progress_bar()
 
 
-def test_is_p_column_reads_the_word_p():
-    for label in ("p", "p (BH)", "p (BH-adjusted)", "p vs bm25 (ndcg@5)", "sign test p", "p-value", ("ndcg@5", "p")):
-        assert notebook.is_p_column(label), label
-    for label in ("pnr", "p90 ms", "pairs/s", "Δ pnr", "speed-up", "queries preferring b", 3, ("p", "ndcg@5")):
-        assert not notebook.is_p_column(label), label
-
-
-def test_format_p_never_prints_zero():
-    assert [notebook.format_p(x) for x in (0.0382, 0.001, 9.4e-14, 1.8e-13, 1.0, 0.0, None, float("nan"))] == \
-        ["0.038", "0.001", "9.4e-14", "1.8e-13", "1.000", "<1e-300", "", ""]
-
-
-def test_format_number_cells():
-    import numpy as np
-
-    cases = [(75, "75"), (np.int64(22713601), "22713601"), (0.95211, "0.952"), (570.23071, "570.231"), (11373.57, "11374"),
-             (0.000412, "4.12e-04"), (-0.1058, "-0.106"), (0.0, "0.000"), (float("inf"), "inf"), (None, ""), (float("nan"), ""),
-             (True, "yes"), (np.bool_(False), "no"), ("0.513 [0.455, 0.568]", "0.513 [0.455, 0.568]"), (np.float32(0.5), "0.500")]
-    assert [notebook.format_number(x) for x, _ in cases] == [want for _, want in cases]
-    assert notebook.format_number(75.0, integral=True) == "75"
-
-
 def test_show_formats_each_column_as_one_quantity():
     import numpy as np
 

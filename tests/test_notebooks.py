@@ -44,11 +44,10 @@ def test_notebook_sources_are_clean_and_parameterised(path):
         "functions belong in lib/distilrank, not in notebooks"
 
 
-THIN = ("01", "02", "03", "04", "05", "06")  # the paper's notebooks: every code cell says what is done in a few lines
-MAX_LINES = 12
+MAX_LINES = 12  # every code cell of every notebook says what is done in a few lines
 
 
-@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.name[:2] in THIN], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_code_cells_are_thin(path):
     nb = nbformat.read(path, as_version=4)
     long = {i: n for i, c in enumerate(nb.cells) if c.cell_type == "code"

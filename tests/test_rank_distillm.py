@@ -288,3 +288,35 @@ def test_plot_grid_draws_a_depth_curve_only_when_there_are_depths_to_compare():
     assert {t.get_text() for t in fig.legends[0].get_texts()} == {"grid student (95% CI)", "bm25", "random"}
     fig = rank_distillm.plot_grid(summary, two_depths, "bert6", refs, [10, 20, 50])
     assert [ax.get_title() for ax in fig.axes] == ["ranknet / ranks", "adrmse / ranks"] and fig.axes[0].get_xscale() == "log"
+
+
+def test_notebook_07s_tables_and_sentences():
+    p = params(run=["adrmse-scores-fused-d3", "ranknet-ranks-bm25-d2"])
+    cells = rank_distillm.selected_cells(p)
+    table = rank_distillm.cell_table(cells, "bert6")
+    assert table.index.tolist() == ["bert6-adrmse-scores-fused-d3", "bert6-ranknet-ranks-bm25-d2"]
+    assert table.loc["bert6-adrmse-scores-fused-d3"].tolist() == ["adrmse", "scores", "fused", 3]
+    assert rank_distillm.grid_sentence(p, cells, 7).startswith("2 of the grid's ") and "7 training queries; 2 steps x " in rank_distillm.grid_sentence(p, cells, 7)
+    transfer = {"train": pd.DataFrame({"query_id": ["q1", "q1", "q2"], "query": ["a", "a", "b"]})}
+    assert rank_distillm.training_queries(transfer) == {"q1": "a", "q2": "b"}
+    fitted = {"teacher-ensemble": fusion.Fusion({"bm25_score": 1.0}).to_dict(),
+              "bm25+dense-minilm": fusion.Fusion({"bm25_score": 0.3, "dense_score": 0.7}).to_dict()}
+    assert rank_distillm.teacher_fusion(fitted, "llm") is None and rank_distillm.teacher_fusion(fitted, "ensemble").weights == {"bm25_score": 1.0}
+    assert rank_distillm.fused_weights(fitted) == {"bm25_score": 0.3, "dense_score": 0.7}
+
+
+def test_evaluate_grid_brackets_the_students_and_tests_them_against_the_reference():
+    rng = np.random.default_rng(0)
+    test = pd.DataFrame({"query_id": np.repeat([f"q{i}" for i in range(8)], 4), "doc_id": [f"d{i}" for i in range(32)],
+                         "gain": np.tile([2, 1, 0, 0], 8)})
+    perfect, reversed_ = -(np.arange(32) % 4) * 1.0, np.arange(32) % 4 * 1.0  # the list's own order, and its reverse
+    test = test.assign(teacher=perfect)
+    scores = {"teacher": perfect, "ref": perfect + rng.normal(0, 0.01, 32), "good": perfect, "bad": reversed_}
+    ev = rank_distillm.evaluate_grid(test, test[["query_id", "doc_id", "gain"]], scores, ["good", "bad"], teacher="teacher",
+                                     teacher_column="teacher", reference="ref", n_resamples=50, seed=0)
+    assert list(ev.table.index) == ["random", "teacher", "ref", "good", "bad", "oracle"]
+    assert ev.table.loc["good", "ndcg@5"].startswith("1.000") and ev.table.loc["good", "τ with teacher"] == pytest.approx(1.0)
+    assert ev.table.loc["bad", "τ with teacher"] == pytest.approx(-1.0) and not ev.table.loc["bad", "beats random"]
+    assert ev.table.loc["good", "Δ ndcg@5 vs ref"] == pytest.approx(0.0) and ev.table.loc["bad", "Δ ndcg@5 vs ref"] == pytest.approx(
+        (1 / np.log2(4) + 2 / np.log2(5)) / (2 + 1 / np.log2(3)) - 1)  # reversed: gain 1 third, gain 2 fourth; ref is perfect
+    assert ev.table.loc["bad", "p (BH)"] < 0.05 and np.isnan(ev.table.loc["teacher", "p (BH)"])  # only the grid is tested

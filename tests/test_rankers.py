@@ -189,6 +189,7 @@ def test_encode_frame_tokenises_a_frame_once_per_tokenizer(monkeypatch):
     calls = []
     real = rankers.encode_pairs
     monkeypatch.setattr(rankers, "encode_pairs", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(rankers, "_ENCODED", rankers.OrderedDict())  # a cold cache, whatever ran before in this process
     from transformers import AutoTokenizer
 
     from distilrank.backbones import model_path

@@ -101,19 +101,6 @@ def _page(run):
     return report.front_page("t", run, report.notebook_runs(run), rows, results.load_claims(run / "claims.json")), rows
 
 
-def test_one_formatting_rule_for_every_number():
-    assert [report.fmt_metric(x) for x in (0.51349, 3.3461, None, float("inf"))] == ["0.513", "3.346", "", "inf"]
-    assert report.fmt_delta(0.0686) == "+0.069" and report.fmt_delta(-0.0004) == "-0.000"
-    assert report.fmt_interval(0.5, 0.45, 0.55) == "0.500 [0.450, 0.550]" and report.fmt_interval(0.4, None, None) == "0.400"
-    assert [report.fmt_p(p) for p in (0.0381, 0.001, 9.427e-14, 1.8e-13, 0.0, None)] == ["0.038", "0.001", "9.4e-14", "1.8e-13", "< 1e-300", ""]
-    # integers as integers, 100 and more without decimals, smaller numbers three significant digits, never an exponent for these
-    assert [report.fmt_number(x) for x in (75.0, 75, 22713601.0, 570.23071, 11373.6, 6.5849, 0.22449, 0.0754, 2.0625)] == [
-        "75", "75", "22,713,601", "570", "11,374", "6.58", "0.224", "0.0754", "2.06"]
-    # below 0.01, three significant digits would print five decimals or more (check-report's limit is four)
-    assert [report.fmt_number(x) for x in (0.00346, -0.0012, 0.01)] == ["3.46e-03", "-1.20e-03", "0.01"]
-    assert report.fmt_pct(0.1042) == "+10.4%" and report.fmt_pct(-0.0004) == "0.0%"
-
-
 def test_quality_table_has_a_fixed_order_and_one_row_per_system(run):
     rows = results.load_results(run / "results.json")
     assert report.aliases(rows) == {"teacher-cpt-minilm": "teacher-cpt"}  # identical intervals; the onnx variant has none: no alias

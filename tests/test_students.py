@@ -13,8 +13,8 @@ import torch
 
 from distilrank import metrics, rankers, students
 from distilrank.config import Recipe, load_params
-from distilrank.distill import pick_queries
 from distilrank.paths import ROOT
+from distilrank.sampling import pick_queries
 
 
 def _distill(**update):

@@ -25,6 +25,7 @@ them to one student's plan (`train_system(..., sampler=plan.sampler(...), callba
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -41,7 +42,8 @@ from sklearn.cluster import KMeans
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from transformers import TrainerCallback
 
-from distilrank import metrics, results, verdicts
+from distilrank import distill, metrics, results, verdicts
+from distilrank.prep import load_prepared
 from distilrank.training import Group, cut_group
 
 
@@ -409,3 +411,28 @@ def claims(per: dict[str, pd.DataFrame], baseline: str = "bert6-uniform") -> pd.
     table["p (BH)"] = metrics.adjust_pvalues(table["p"])
     table["verdict"] = [metrics.verdict(d, p) for d, p in zip(table["Δ"], table["p (BH)"], strict=True)]
     return table
+
+
+# Notebook 08's inputs.
+
+def load_inputs(out: Path) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """What notebook 08 reads from the run's folder `out`: notebook 03's transfer lists by split
+    and notebook 01's qrels."""
+    transfer = {split: ds.to_pandas() for split, ds in load_prepared(out / "transfer").items()}
+    return transfer, load_prepared(out / "prepared")["qrels"].to_pandas()
+
+
+def training_frame(transfer: dict[str, pd.DataFrame], pseudo_groups: int, out: Path, seed: int, column: str) -> pd.DataFrame:
+    """Notebook 04's training groups (`distill.transfer_frame`) with its targets: the teacher's
+    `column` through notebook 04's normaliser (`students/teacher_normaliser.json`), so that every
+    student of notebook 08 learns exactly what notebook 04's did."""
+    norm = json.loads((out / "students" / "teacher_normaliser.json").read_text())
+    df = distill.transfer_frame(transfer, pseudo_groups, seed, column=column)
+    return df.assign(target=distill.normalise(df, norm, column=column))
+
+
+def budget_sentence(train_df: pd.DataFrame, params, cur, recipe: str) -> str:
+    """What each of notebook 08's students trains on and for how long (`cur`: the curriculum section)."""
+    return (f"{train_df.query_id.nunique()} training groups ({len(train_df)} pairs); {cur.steps} steps x {params.groups_per_step} x "
+            f"{params.group_size} pairs per student and seed at {recipe}{f' cut to {cur.max_len} tokens' if cur.max_len else ''}; "
+            f"{cur.rounds} rounds; {cur.seeds} seeds")

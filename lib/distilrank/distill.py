@@ -23,6 +23,7 @@ import torch
 
 from distilrank.fusion import zscore_per_query
 from distilrank.losses import make_loss
+from distilrank.sampling import pick_queries
 
 NORMALISATIONS = ("none", "global", "query")
 
@@ -34,14 +35,6 @@ DISTILL_LOSSES = {"point": "point_mse", "margin": "margin_mse", "hybrid": "hybri
 
 # notebook 03's labels-only student: the same network and budget as the distilled ones, on human labels
 LABELS_STUDENT = "bert6-labels"
-
-
-def pick_queries(query_ids: Sequence[str], n: int, seed: int) -> list[str]:
-    """`n` of `query_ids` (unique, in first-seen order), chosen by a seeded permutation, in their
-    original order."""
-    ids = list(pd.unique(pd.Series(list(query_ids), dtype=object)))
-    keep = np.sort(np.random.default_rng(seed).permutation(len(ids))[:n])
-    return [ids[i] for i in keep]
 
 
 def fusion_lists(train: pd.DataFrame, n_queries: int | None, seed: int) -> pd.DataFrame:

@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     import pandas as pd
 
     from distilrank.config import load_params
-    from distilrank.report import markdown_table
+    from distilrank.formats import markdown_table
 
     ap = argparse.ArgumentParser(prog="python -m distilrank.estimate", description="GPU time and memory per stage, estimated")
     ap.add_argument("params", help="a params file, e.g. params/paper.yaml")

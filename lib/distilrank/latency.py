@@ -35,7 +35,7 @@ from transformers import (
     Qwen2Config,
 )
 
-from distilrank import metrics, rankers
+from distilrank import metrics, paper, rankers
 from distilrank.backbones import n_parameters
 from distilrank.config import LatencyParams
 from distilrank.onnx_student import OnnxRanker, export_onnx, quantize_int8
@@ -194,8 +194,6 @@ def matmul_gflops(size: int = 1024, dtype: torch.dtype = torch.float32, repeats:
 
 # Notebook 06: the paper's systems and this project's own, timed at one batch size and over a sweep.
 
-PAPER_A10_MS = {"llm": 100.0, "bert-12": 20.0, "bert-6": 10.0}  # the paper's A10 figures (Sec. 4.4); its LLM is its teacher: its row is `llm`
-RANDOM_WEIGHTS = ("llm", "bert-12", "bert-6")  # built from configs (`shape_model`); the others are trained
 
 
 @dataclass
@@ -264,13 +262,13 @@ def time_systems(systems: dict[str, System], lat: LatencyParams, seed: int, devi
 def latency_table(timings: dict[str, Latency], params: dict[str, int]) -> pd.DataFrame:
     """One row per system: parameters, weights (random or trained), median / p90 / p99 ms, pairs/s,
     cost per million pairs, repeats, the ratio to BERT-6, and the paper's A10 ms and ratio."""
-    table = pd.DataFrame({name: {"parameters (M)": params[name] / 1e6, "weights": "random" if name in RANDOM_WEIGHTS else "trained",
+    table = pd.DataFrame({name: {"parameters (M)": params[name] / 1e6, "weights": "random" if name in paper.SHAPE_MODELS else "trained",
                                  "median ms": t.median_ms, "p90 ms": t.p90_ms, "p99 ms": t.p99_ms, "pairs/s": t.pairs_per_s,
                                  "USD per 1M pairs": t.usd_per_million_pairs, "repeats": t.repeats}
                           for name, t in timings.items()}).T
     table["ratio to bert-6"] = table["median ms"] / timings["bert-6"].median_ms
-    table["paper A10 ms"] = pd.Series(PAPER_A10_MS)
-    table["paper ratio"] = table["paper A10 ms"] / PAPER_A10_MS["bert-6"]
+    table["paper A10 ms"] = pd.Series(paper.LATENCY_A10_MS)
+    table["paper ratio"] = table["paper A10 ms"] / paper.LATENCY_A10_MS["bert-6"]
     return table
 
 
@@ -309,7 +307,7 @@ def ratio_table(timings: dict[str, Latency], student_name: str, llm_shape: str) 
     return pd.DataFrame({
         "measured here (ms)": [timings[n].median_ms for n in names],
         "ratio to bert-6 here": [timings[n].median_ms / timings["bert-6"].median_ms for n in names],
-        "paper A10 ratio": [10.0, np.nan, 2.0, 1.0, np.nan],
+        "paper A10 ratio": [paper.latency_ratio("llm"), np.nan, paper.latency_ratio("bert-12"), paper.latency_ratio("bert-6"), np.nan],
     }, index=[f"llm ({llm_shape})", "teacher (this project)", "bert-12", "bert-6", f"{student_name} (MiniLM-L6)"])
 
 

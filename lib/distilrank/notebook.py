@@ -11,9 +11,6 @@ executed copy.
 
 from __future__ import annotations
 
-import math
-import numbers
-import re
 import warnings
 from pathlib import Path
 from typing import NamedTuple
@@ -24,6 +21,7 @@ import pandas as pd
 import seaborn as sns
 import transformers
 
+from distilrank.formats import format_number, format_p, is_p_column, whole
 from distilrank.paths import output_dir
 from distilrank.runtime import Stopwatch, start_run
 
@@ -58,71 +56,14 @@ def setup(cfg, *, colwidth: int = 120) -> Session:
     return Session(out=output_dir(cfg.profile), device=device, precision=precision, clock=clock)
 
 
-_P_LABEL = re.compile(r"(?:^|[\s(])p(?:$|[\s(]|-value)", re.IGNORECASE)
-
-
-def is_p_column(label: object) -> bool:
-    """Whether a column label names a p-value: the word `p` on its own (`p`, `p (BH)`, `p vs bm25`,
-    `sign test p`) or `p-value`; not `pnr`, `p90 ms` or `pairs`. A MultiIndex label is read by its
-    last level."""
-    text = label[-1] if isinstance(label, tuple) else label
-    return isinstance(text, str) and bool(_P_LABEL.search(text.strip()))
-
-
-def _missing(x: object) -> bool:
-    return x is None or x is pd.NA or x is pd.NaT or (isinstance(x, numbers.Real) and not isinstance(x, bool | np.bool_) and math.isnan(x))
-
-
-def format_p(x: object) -> str:
-    """A p-value as a reader takes it in: three decimals from 0.001 up (`0.038`), scientific below
-    (`1.8e-13`, never `0.0000`), `<1e-300` where the float underflowed to 0, blank when missing."""
-    if _missing(x):
-        return ""
-    if isinstance(x, str):
-        return x
-    p = float(x)
-    if p == 0:
-        return "<1e-300"
-    return f"{p:.1e}" if p < 1e-3 else f"{p:.3f}"
-
-
-def format_number(x: object, integral: bool = False, digits: int = 3) -> str:
-    """One table cell: blank when missing; `yes`/`no` for booleans; an integer (or, with
-    `integral`, a float column whose values are all whole) as an integer; `inf`; other floats to
-    `digits` decimals, from 1000 up without decimals (`11374`), and below 0.001 in scientific style
-    with three significant digits (`4.12e-04`); anything else (text) as it is."""
-    if _missing(x):
-        return ""
-    if isinstance(x, bool | np.bool_):
-        return "yes" if x else "no"
-    if isinstance(x, numbers.Integral):
-        return str(int(x))
-    if not isinstance(x, numbers.Real):
-        return str(x)
-    v = float(x)
-    if math.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    if integral:
-        return str(int(round(v)))
-    a = abs(v)
-    if a == 0 or 1e-3 <= a < 1000:
-        return f"{v:.{digits}f}"
-    return f"{v:.2e}" if a < 1e-3 else f"{v:.0f}"
-
-
-def _whole(values: pd.Series) -> bool:
-    finite = values[np.isfinite(values)]
-    return len(finite) > 0 and bool((finite == np.round(finite)).all())
-
-
 def _format_column(col: pd.Series, p: bool, digits: int) -> pd.Series:
     if p:
         return col.map(format_p).astype(object)
     if pd.api.types.is_bool_dtype(col):
         return col.map(format_number).astype(object)
     if pd.api.types.is_float_dtype(col):
-        whole = _whole(col.to_numpy(dtype=float, na_value=np.nan))
-        return col.map(lambda x: format_number(x, integral=whole, digits=digits)).astype(object)
+        integral = whole(col.to_numpy(dtype=float, na_value=np.nan))
+        return col.map(lambda x: format_number(x, integral=integral, digits=digits)).astype(object)
     if pd.api.types.is_numeric_dtype(col):
         return col.map(format_number).astype(object)
     # object: cell by cell (a transposed or hand-built table mixes quantities in one column)
@@ -132,7 +73,7 @@ def _format_column(col: pd.Series, p: bool, digits: int) -> pd.Series:
 def _format_index(index: pd.Index) -> pd.Index:
     if isinstance(index, pd.MultiIndex):
         return index.set_levels([_format_index(level) for level in index.levels])
-    if pd.api.types.is_float_dtype(index) and _whole(index.to_numpy(dtype=float)):
+    if pd.api.types.is_float_dtype(index) and whole(index.to_numpy(dtype=float)):
         return pd.Index([format_number(x, integral=True) for x in index], name=index.name)
     return index
 

@@ -27,6 +27,7 @@ every cell's list it is in (`cell_frame`). The training loop is notebook 04's.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,8 +42,9 @@ from sentence_transformers.util import semantic_search
 from distilrank import dense, distill, fusion, losses, metrics, rankers, training
 from distilrank.bm25 import BM25Index
 from distilrank.config import FIRST_STAGES, TARGET_KINDS, RankDistillmParams
+from distilrank.data import Doc
 from distilrank.precision import autocast
-from distilrank.prep import save_prepared
+from distilrank.prep import load_prepared, save_prepared
 from distilrank.rankers import document_text
 from distilrank.runtime import set_seed
 from distilrank.verdicts import HOLDS, NOT_TESTABLE, kind, premised
@@ -464,3 +466,88 @@ def score_with(model, tokenizer, max_len: int, batch_size: int, device: str, pre
     def score(frame: pd.DataFrame) -> np.ndarray:
         return rankers.score_candidates(model, tokenizer, frame, max_len, batch_size, device, desc="teacher on new pairs", precision=precision)
     return score
+
+
+# Notebook 07's inputs, first stages and test table.
+
+def load_inputs(out: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, pd.DataFrame], dict]:
+    """What notebook 07 reads from the run's folder `out`: notebook 01's collection and qrels,
+    notebook 03's transfer lists by split (their `test` split: the BM25 top-k lists every notebook
+    re-ranks) and its fitted fusions (`teachers/ensemble.json`)."""
+    prepared = load_prepared(out / "prepared")
+    transfer = {split: ds.to_pandas() for split, ds in load_prepared(out / "transfer").items()}
+    fitted = json.loads((out / "teachers" / "ensemble.json").read_text())
+    return prepared["corpus"].to_pandas(), prepared["qrels"].to_pandas(), transfer, fitted
+
+
+def teacher_fusion(fitted: dict, teacher: str) -> fusion.Fusion | None:
+    """The students' teacher as a fusion (`teacher-ensemble`, when `distill.teacher` is `ensemble`),
+    else None (the LLM teacher alone)."""
+    return fusion.Fusion.from_dict(fitted["teacher-ensemble"]) if teacher == "ensemble" else None
+
+
+def training_queries(transfer: dict[str, pd.DataFrame]) -> dict[str, str]:
+    """The training queries (id -> text) of the transfer lists: the only queries the grid draws on."""
+    return transfer["train"].drop_duplicates("query_id").set_index("query_id")["query"].to_dict()
+
+
+def grid_sentence(params: RankDistillmParams, cells: Sequence[Cell], n_queries: int) -> str:
+    """What the grid run trains: how many of its cells, on how many queries, at which budget."""
+    return (f"{len(cells)} of the grid's {len(distinct_cells(params))} distinct cells ({len(params.cells())} named); "
+            f"{n_queries} training queries; {params.steps} steps x {params.groups_per_step} x {params.group_size} candidates per student")
+
+
+def cell_table(cells: Sequence[Cell], student: str) -> pd.DataFrame:
+    """One row per grid student: its loss, targets, first stage and depth."""
+    return pd.DataFrame([{"student": f"{student}-{c.name}", "loss": c.loss, "targets": c.targets, "first stage": c.stage, "depth": c.depth}
+                         for c in cells]).set_index("student")
+
+
+def bm25_index(corpus: pd.DataFrame, bm25_params) -> BM25Index:
+    """BM25 over the whole collection (title + summary), with the profile's `bm25` settings."""
+    return BM25Index([Doc(d, t, s) for d, t, s in zip(corpus.doc_id, corpus.title, corpus.summary, strict=True)], **bm25_params.model_dump())
+
+
+def fused_weights(fitted: dict) -> dict[str, float]:
+    """The weights of notebook 03's BM25 + dense-minilm fusion: the `fused` first stage's."""
+    return fusion.Fusion.from_dict(fitted["bm25+dense-minilm"]).weights
+
+
+def as_rankers_sentence(test: pd.DataFrame, qrels: pd.DataFrame) -> str:
+    """BM25 and dense-minilm as rankers of the test lists (NDCG@5): where each first stage stands."""
+    nd = {n: metrics.aggregate(metrics.evaluate_candidates(test, score=col, qrels=qrels), "ndcg@5")
+          for n, col in (("bm25", "bm25_score"), ("dense-minilm", "dense_score"))}
+    return "as rankers of the test lists, NDCG@5: " + ", ".join(f"{n} {v:.3f}" for n, v in nd.items())
+
+
+@dataclass
+class GridEvaluation:
+    """Notebook 07's test evaluation: per-query metrics (with `random` and `oracle`), their
+    summaries, and the table (intervals, rank agreement with the teacher, whether each beats
+    random, the change against the reference student and its Benjamini-Hochberg adjusted p)."""
+
+    per: dict[str, pd.DataFrame]
+    summary: dict[str, pd.DataFrame]
+    table: pd.DataFrame
+
+
+def evaluate_grid(test: pd.DataFrame, qrels: pd.DataFrame, scores: dict[str, np.ndarray], grid: Sequence[str], *, teacher: str,
+                  teacher_column: str, reference: str, n_resamples: int, seed: int) -> GridEvaluation:
+    """Every system of `scores` (test scores by name; `grid`: the grid's students among them) between
+    `random` and `oracle`: PNR, NDCG@5 and NDCG@10 with 95% bootstrap intervals over queries, the
+    mean per-query Kendall tau with the teacher (`teacher_column` of `test`), whether it beats
+    random (`beats_random`), and for the grid's students the NDCG@5 change against `reference`
+    with the paired t-test's p adjusted over the grid (Benjamini-Hochberg)."""
+    refs = metrics.evaluate_references(test, qrels, seed=seed)
+    per = {"random": refs["random"], **{n: metrics.evaluate_candidates(test.assign(score=s), qrels=qrels) for n, s in scores.items()},
+           "oracle": refs["oracle"]}
+    summary = {n: metrics.summarise(pq, n_resamples=n_resamples, seed=seed).set_index("metric") for n, pq in per.items()}
+    vs = pd.DataFrame([{"system": n, **metrics.paired_test(per[n], per[reference], "ndcg@5")} for n in grid]).set_index("system")
+    table = pd.DataFrame({n: {m: metrics.format_interval(s.loc[m, "value"], s.loc[m, "ci_low"], s.loc[m, "ci_high"])
+                              for m in ("pnr", "ndcg@5", "ndcg@10")} for n, s in summary.items()}).T
+    table[f"τ with {teacher}"] = pd.Series({n: metrics.kendall_per_query(test.assign(score=s), "score", teacher_column).mean()
+                                           for n, s in scores.items() if n != teacher})
+    table["beats random"] = pd.Series({n: beats_random(per[n], per["random"]) for n in scores})
+    table[f"Δ ndcg@5 vs {reference}"] = vs["diff"]
+    table["p (BH)"] = pd.Series(metrics.adjust_pvalues(vs["p"].to_numpy()), index=vs.index) if len(vs) else pd.Series(dtype=float)
+    return GridEvaluation(per, summary, table)

@@ -42,72 +42,20 @@ from matplotlib.lines import Line2D  # noqa: E402
 from nbconvert import HTMLExporter  # noqa: E402
 from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor  # noqa: E402
 
-from distilrank import verdicts  # noqa: E402
+from distilrank import paper, verdicts  # noqa: E402
+from distilrank.formats import fmt_delta, fmt_interval, fmt_metric, fmt_number, fmt_pct, format_p, markdown_table, missing  # noqa: E402
 from distilrank.paths import atomic_path, output_dir  # noqa: E402
 from distilrank.results import ClaimRow, ResultRow, load_claims, load_results  # noqa: E402
 
 QUALITY = ("pnr", "ndcg@5", "ndcg@10", "mrr@10")
-REFERENCES = ("random", "bm25", "oracle")
+REFERENCE_ROWS = ("random", "bm25", "oracle")  # the rows every quality table opens with
 GROUPS = ("reference", "first stage", "teacher", "student", "deployed variant", "other")
-SHAPE_ONLY = ("llm", "bert-12", "bert-6")  # notebook 06's random-weight models of the paper's sizes
-PAPER_A10_MS = {"LLM": 100.0, "BERT-12": 20.0, "BERT-6": 10.0}  # the paper's latency figures (batch 48, A10)
 LATENCY_SYSTEM = {"teacher": "teacher-cpt"}  # notebook 06 times the LLM teacher under this name
 LLM_TEACHER = "teacher-cpt"
 FIGURE = "quality_latency.png"
 HIDDEN_TAGS = ("injected-parameters",)  # papermill's injected cell: the .ipynb keeps it, the page does not show it
 GROUP_MARKERS = {"teacher": ("o", "C0", False, 4), "student": ("X", "C1", False, 5), "deployed variant": ("s", "C2", True, 3),
                  "first stage": ("^", "C4", False, 4), "other": ("D", "C5", False, 4)}
-
-
-# Numbers: one rule for every number on the front page.
-
-def _missing(v) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v))
-
-
-def fmt_metric(v: float | None) -> str:
-    """A ranking metric: three decimals (0.513; PNR 3.346); empty when missing, `inf` when infinite."""
-    return "" if _missing(v) else "inf" if math.isinf(v) else f"{v:.3f}"
-
-
-def fmt_delta(v: float | None) -> str:
-    """A difference of metrics: signed, three decimals (+0.069)."""
-    return "" if _missing(v) else f"{v:+.3f}"
-
-
-def fmt_interval(v: float | None, lo: float | None, hi: float | None) -> str:
-    """`value [low, high]`, three decimals; the value alone without an interval."""
-    return fmt_metric(v) if _missing(lo) or _missing(hi) else f"{fmt_metric(v)} [{fmt_metric(lo)}, {fmt_metric(hi)}]"
-
-
-def fmt_p(p: float | None) -> str:
-    """A p-value: 0.038 at 0.001 or more, 1.8e-13 below; never 0.000 (an underflow prints as < 1e-300)."""
-    if _missing(p):
-        return ""
-    return "< 1e-300" if p == 0 else f"{p:.1e}" if p < 1e-3 else f"{p:.3f}"
-
-
-def fmt_number(v: float | int | None) -> str:
-    """Any other number: integers as integers (75, not 75.0), 100 and more rounded to an integer with
-    thousands separators (11,374), smaller ones to three significant digits (333 ms is 333; 0.224;
-    6.58), below 0.01 in scientific notation (3.46e-03: never more than four decimals)."""
-    if _missing(v):
-        return ""
-    if isinstance(v, int) or float(v).is_integer():
-        return f"{int(v):,}"
-    if abs(v) >= 100:
-        return f"{v:,.0f}"
-    if abs(v) < 0.01:  # three significant digits would need five decimals or more: 3.46e-03
-        return f"{v:.2e}"
-    return f"{v:.3g}"
-
-
-def fmt_pct(v: float | None) -> str:
-    """A relative change: signed percent, one decimal (+10.4%)."""
-    if _missing(v):
-        return ""
-    text = f"{v:+.1%}"
-    return "0.0%" if text in ("+0.0%", "-0.0%") else text
 
 
 # What was run.
@@ -243,7 +191,7 @@ def read_setting(out: Path) -> Setting:
 def system_group(name: str) -> str:
     """Where a system sits in the quality table: reference, first stage, teacher, student, deployed
     variant (an exported or re-precisioned student), other."""
-    if name in REFERENCES:
+    if name in REFERENCE_ROWS:
         return "reference"
     if name.startswith("teacher"):
         return "teacher"
@@ -297,7 +245,7 @@ def ordered_systems(rows: list[ResultRow]) -> list[str]:
     for r in rows:
         if r.metric in QUALITY and r.system not in seen and r.system not in skip:
             seen.append(r.system)
-    return sorted(seen, key=lambda s: (GROUPS.index(system_group(s)), REFERENCES.index(s) if s in REFERENCES else 0, seen.index(s)))
+    return sorted(seen, key=lambda s: (GROUPS.index(system_group(s)), REFERENCE_ROWS.index(s) if s in REFERENCE_ROWS else 0, seen.index(s)))
 
 
 def _value(rows: list[ResultRow], system: str | None, metric: str) -> ResultRow | None:
@@ -379,7 +327,7 @@ def latency_table(rows: list[ResultRow], batch: int = 48) -> pd.DataFrame:
     for s in timed:
         ms, pps, usd = (_value(rows, s, f"{m}@{batch}") for m in ("latency_ms", "pairs_per_s", "usd_per_million_pairs"))
         table.append({"system": LATENCY_SYSTEM.get(s, s),  # 06's `teacher` under the name every table gives it
-                      "weights": "random (shape only)" if s in SHAPE_ONLY else "trained",
+                      "weights": "random (shape only)" if s in paper.SHAPE_MODELS else "trained",
                       f"ms per batch of {batch}": fmt_number(ms.value),
                       "pairs / s": "" if pps is None else fmt_number(round(pps.value)),
                       "USD per 1M pairs": "" if usd is None else fmt_number(usd.value)})
@@ -390,7 +338,7 @@ def quality_latency_points(rows: list[ResultRow], batch: int = 48) -> pd.DataFra
     """Systems with both a measured latency and a test NDCG@5 (06's `teacher` is `teacher-cpt`)."""
     points = []
     for r in rows:
-        if r.metric != f"latency_ms@{batch}" or r.system in SHAPE_ONLY:
+        if r.metric != f"latency_ms@{batch}" or r.system in paper.SHAPE_MODELS:
             continue
         name = LATENCY_SYSTEM.get(r.system, r.system)
         q = _value(rows, name, "ndcg@5")
@@ -458,19 +406,19 @@ def plot_quality_latency(rows: list[ResultRow], batch: int = 48, setting: Settin
             marker, color, hollow, _ = GROUP_MARKERS.get(p.group, GROUP_MARKERS["other"])
             handles.append(Line2D([], [], ls="", marker=marker, markersize=8, markerfacecolor="none" if hollow else color, markeredgecolor=color))
             labels.append(f"{k}  {point_words(p.system, setting)}: {fmt_number(p.ms)} ms, {fmt_metric(p[3])}")
-    for s in SHAPE_ONLY:
+    for s in paper.SHAPE_MODELS:
         r = _value(rows, s, f"latency_ms@{batch}")
         if r is not None:
             ax.axvline(r.value, c="C7", ls=":", lw=1)
             ax.annotate(f"{s} (random weights, shape only)", (r.value, 0.2), xycoords=("data", "axes fraction"), rotation=90,
                         fontsize=7, color="C7", xytext=(3, 0), textcoords="offset points")
-    for s, ms in PAPER_A10_MS.items():
+    for s, ms in paper.LATENCY_A10_MS.items():
         ax.axvline(ms, c="C3", ls="--", lw=0.8, alpha=0.6)
-        ax.annotate(f"paper A10: {s}", (ms, 0.98), xycoords=("data", "axes fraction"), rotation=90, va="top",
+        ax.annotate(f"paper A10: {s.upper()}", (ms, 0.98), xycoords=("data", "axes fraction"), rotation=90, va="top",
                     fontsize=7, color="C3", xytext=(3, 0), textcoords="offset points")
-    lo = min([*PAPER_A10_MS.values(), *points.ms]) / 6  # room on the left for the references' labels
+    lo = min([*paper.LATENCY_A10_MS.values(), *points.ms]) / 6  # room on the left for the references' labels
     shapes = [r.value for r in rows if r.metric == f"latency_ms@{batch}"]
-    ax.set_xlim(lo, max([*PAPER_A10_MS.values(), *shapes]) * 2)
+    ax.set_xlim(lo, max([*paper.LATENCY_A10_MS.values(), *shapes]) * 2)
     ax.set(xscale="log", xlabel=f"median ms per batch of {batch} (log scale; this machine; red: the paper's A10 figures)",
            ylabel="test NDCG@5 (95% CI)", title="quality against latency (numbered points: the legend names them)")
     if handles:
@@ -525,12 +473,12 @@ def recorded_claims(claims: list[ClaimRow], rows: list[ResultRow]) -> list[Claim
     table = []
     for c in claims:
         system, against = (names.get(x, x) if x else x for x in (c.system, c.against))
-        ci = f" [{fmt_delta(c.ci_low)}, {fmt_delta(c.ci_high)}]" if not _missing(c.ci_low) and not _missing(c.ci_high) else ""
+        ci = f" [{fmt_delta(c.ci_low)}, {fmt_delta(c.ci_high)}]" if not missing(c.ci_low) and not missing(c.ci_high) else ""
         measured = "" if c.delta is None else f"Δ {c.metric} {fmt_delta(c.delta)}{ci}"
         if c.dev_delta is not None:
             measured += f" (dev {fmt_delta(c.dev_delta)})"
         levels = f"{level(rows, system, c.metric)} vs {level(rows, against, c.metric)}" if level(rows, system, c.metric) and level(rows, against, c.metric) else ""
-        p = fmt_p(c.p) + (f" (adjusted {fmt_p(c.p_adjusted)})" if c.p_adjusted is not None else "")
+        p = format_p(c.p) + (f" (adjusted {format_p(c.p_adjusted)})" if c.p_adjusted is not None else "")
         group = c.paper_claim if c.paper_claim in verdicts.GROUPS else c.notebook
         table.append(Claim(group, c.notebook, c.section, rename(c.claim, names), levels, measured, p, rename(c.verdict, names),
                            rename(c.detail or "", names), c.headline, system, against))
@@ -655,14 +603,14 @@ def _threshold(text: str) -> str:
 
 
 def _latency_line(rows: list[ResultRow], setting: Setting, batch: int) -> Line:
-    ms = {s: _value(rows, s, f"latency_ms@{batch}") for s in SHAPE_ONLY}
+    ms = {s: _value(rows, s, f"latency_ms@{batch}") for s in paper.SHAPE_MODELS}
     link = f"06_latency.html#{section_anchor(LATENCY_SECTION)}"
     if ms["bert-6"] is None:
         return Line("latency", PAPER_SAYS["latency"], "not measured (notebook 06 did not run)", [(verdicts.NOT_TESTABLE, "not tested in this run")], "", "")
     base = ms["bert-6"].value
     ratio = {s: ms[s].value / base for s in ("llm", "bert-12") if ms[s] is not None}
     shown = " : ".join(fmt_number(ratio[s]) if s in ratio else "?" for s in ("llm", "bert-12")) + " : 1"
-    measured = (f"LLM : BERT-12 : BERT-6 = {shown} (" + " / ".join(fmt_number(ms[s].value) if ms[s] else "?" for s in SHAPE_ONLY)
+    measured = (f"LLM : BERT-12 : BERT-6 = {shown} (" + " / ".join(fmt_number(ms[s].value) if ms[s] else "?" for s in paper.SHAPE_MODELS)
                 + f" ms per batch of {batch}, this machine; random-weight models of the paper's shapes)")
     parts = []
     if "bert-12" in ratio:
@@ -766,7 +714,8 @@ def online_table(rows: list[ResultRow]) -> pd.DataFrame:
         out.append(row)
     if out:
         out.append({"comparison": "paper: real users, its ranker vs production", "offline Δ ndcg@5": "",
-                    "simulated PageCTR change [95% CI]": "+0.47% (real)", "simulated UserCTR change [95% CI]": "+0.58% (real)"})
+                    "simulated PageCTR change [95% CI]": f"{fmt_pct(paper.ONLINE_CHANGE['page_ctr'])} (real)",
+                    "simulated UserCTR change [95% CI]": f"{fmt_pct(paper.ONLINE_CHANGE['user_ctr'])} (real)"})
     return pd.DataFrame(out, columns=["comparison", "offline Δ ndcg@5", "simulated PageCTR change [95% CI]",
                                       "simulated UserCTR change [95% CI]"]).set_index("comparison")
 
@@ -837,18 +786,6 @@ def _alias_note(names: dict[str, str]) -> str:
     if not names:
         return ""
     return "One system under two names, shown once: " + "; ".join(f"`{s}` (also recorded as `{a}`)" for a, s in names.items()) + "."
-
-
-def markdown_table(df: pd.DataFrame, index: str | None) -> str:
-    """A pipe table (no `tabulate` dependency) of already formatted cells; `index` names the index
-    column, None drops it."""
-    cols = ([index] if index else []) + list(map(str, df.columns))
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for key, row in df.iterrows():
-        cells = [*([str(key)] if index else []), *("" if _missing(v) else fmt_number(v) if isinstance(v, float | int) and not isinstance(v, bool)
-                                                  else str(v) for v in row)]
-        lines.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
-    return "\n".join(lines)
 
 
 def _box_frame(box: list[Line], link) -> pd.DataFrame:

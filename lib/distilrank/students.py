@@ -33,9 +33,10 @@ import seaborn as sns
 from transformers import AutoTokenizer
 
 from distilrank import backbones, distill, fusion, losses, metrics, progress, rankers, results, verdicts
-from distilrank.notebook import format_p
+from distilrank.formats import format_p
 from distilrank.paths import write_json
 from distilrank.runtime import set_seed
+from distilrank.sampling import pick_queries
 from distilrank.training import TrainedSystem, curve_rows, seed_settings, steps_to_reach, train_system
 
 LABELS_LOSS = "ranknet"  # the labels-only student: RankNet on the judged gains of its lists
@@ -66,7 +67,7 @@ def student_frame(train_all: pd.DataFrame, pseudo_groups: int, seed: int) -> pd.
     pseudo = train_all[train_all.kind == "title pseudo-query"]
     if pseudo_groups > pseudo.query_id.nunique():
         raise ValueError(f"distill.pseudo_groups = {pseudo_groups}, but the transfer set has {pseudo.query_id.nunique()} pseudo-queries")
-    picked = distill.pick_queries(pseudo.query_id, pseudo_groups, seed) if pseudo_groups else []
+    picked = pick_queries(pseudo.query_id, pseudo_groups, seed) if pseudo_groups else []
     return pd.concat([queries, pseudo[pseudo.query_id.isin(picked)]], ignore_index=True)
 
 

@@ -24,9 +24,10 @@ import pandas as pd
 import seaborn as sns
 from transformers import AutoTokenizer
 
-from distilrank import backbones, dense, distill, fusion, metrics, prep, rankers, results, teacher, training, verdicts
-from distilrank.notebook import format_p
+from distilrank import backbones, dense, fusion, metrics, prep, rankers, results, teacher, training, verdicts
+from distilrank.formats import format_p
 from distilrank.runtime import set_seed
+from distilrank.sampling import pick_queries
 from distilrank.training import TrainedSystem
 
 SPLITS = ("dev", "test", "train")  # the lists every system and fusion has scores for
@@ -34,9 +35,9 @@ SPLITS = ("dev", "test", "train")  # the lists every system and fusion has score
 
 def teacher_groups(frames: Mapping[str, pd.DataFrame], n_pseudo: int, seed: int) -> pd.DataFrame:
     """The teacher's training groups: the training queries' groups plus those of `n_pseudo` seeded
-    title pseudo-queries (`distill.pick_queries`; none when notebook 01 made no pseudo-queries)."""
+    title pseudo-queries (`sampling.pick_queries`; none when notebook 01 made no pseudo-queries)."""
     pseudo = frames.get("pseudo_groups")
-    picked = [] if pseudo is None else distill.pick_queries(pseudo.query_id, n_pseudo, seed)
+    picked = [] if pseudo is None else pick_queries(pseudo.query_id, n_pseudo, seed)
     return pd.concat([frames["train_groups"], pseudo[pseudo.query_id.isin(picked)] if picked else None], ignore_index=True)
 
 

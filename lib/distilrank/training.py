@@ -20,7 +20,7 @@ import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
 from distilrank import finetune, losses, metrics, progress
-from distilrank.distill import pick_queries
+from distilrank.paths import write_json
 from distilrank.precision import trainer_flags
 from distilrank.progress import plain_progress
 from distilrank.rankers import (
@@ -34,7 +34,7 @@ from distilrank.rankers import (
     score_pairs,
     segment_token,
 )
-from distilrank.teacher import write_json
+from distilrank.sampling import pick_queries
 
 
 @dataclass
