@@ -4,7 +4,7 @@
 #   make replicate                 # the embedded default profile (Cranfield, 2-core CPU)
 #   make replicate PROFILE=smoke   # tiny sizes, seconds per notebook
 #   make replicate PARAMS=path/to/mine.yaml   # a profile kept anywhere (outputs/<its profile:>/)
-#   make report                    # the front page, the executed notebooks as HTML, results.md
+#   make report                    # the front page, the executed notebooks as HTML, results.md (and docs/results/<profile>.md)
 #   make check-report              # those pages checked: broken images, empty tables, tracebacks, misprinted numbers, aliases
 #   make test
 #
@@ -99,7 +99,8 @@ $(shell $(PYTHON) $(DEPS_SCRIPT) --sections $(PARAMS) $(OUT)/.params $(NOTEBOOKS
 endif
 endif
 
-# every executed notebook of the profile as HTML (nbconvert) with an index page, and results.md
+# every executed notebook of the profile as HTML (nbconvert) with an index page, and results.md; for
+# default, gpu and paper (run from params/) also docs/results/<profile>.md, and for default README's findings
 report: $(ENV_STAMP)
 	@$(PY) -m distilrank.report $(PROFILE)
 

@@ -2,6 +2,7 @@
 
 import json
 import re
+import shutil
 import struct
 
 import matplotlib.pyplot as plt
@@ -262,3 +263,63 @@ def test_browser_check_renders_the_pages(run):
     (folder / "broken.html").write_text("<html><body><img src='data:image/png;base64,AAAAAAAAAAAAAAAAAAAA'><table></table></body></html>")
     assert pagecheck.browser_problems(folder, browser) == ["broken.html (browser): image 'data:image/png;base64,AAAAAAAAAAAAAAAAAAAA' did not load",
                                                            "broken.html (browser): 1 table(s) with no cell"]
+
+
+def _as_profile(run, profile: str, params_file) -> None:
+    """`run`'s outputs copied to `<outputs>/<profile>/`, its notebooks run from `params_file`."""
+    out = run.parent / profile
+    shutil.copytree(run, out)
+    for path in out.glob("[0-9][0-9]_*.ipynb"):
+        nb = nbformat.read(path, as_version=4)
+        nb.metadata["papermill"]["parameters"]["params_file"] = str(params_file)
+        nbformat.write(nb, str(path))
+
+
+@pytest.fixture
+def checkout(tmp_path, monkeypatch):
+    """A stand-in repository root (params/, README.md with the findings markers) that
+    `report.repo_root` points at, so that no test writes into the real docs/ or README."""
+    root = tmp_path / "repo"
+    (root / "params").mkdir(parents=True)
+    for name in ("default", "smoke"):
+        (root / "params" / f"{name}.yaml").write_text(f"profile: {name}\n")
+    (root / "README.md").write_text(f"# x\n\nbefore\n{report.FINDINGS[0]}\nold line\n{report.FINDINGS[1]}\nafter\n")
+    monkeypatch.setattr(report, "repo_root", lambda: root)
+    return root
+
+
+def test_a_committed_profile_writes_its_results_page_and_readmes_findings(run, checkout):
+    _as_profile(run, "default", checkout / "params" / "default.yaml")
+    report.write_report("default")
+    page = (checkout / "docs" / "results" / "default.md").read_text()
+    title, blank, note = page.splitlines()[:3]
+    assert title.startswith("# distilrank") and blank == ""
+    assert "make report PROFILE=default" in note and "a test machine" in note and "Do not edit it by hand" in note
+    assert "](report/" not in page and "[a beats b]" not in page and "| a beats b |" in page  # local report links made plain
+    assert f"(figure: outputs/default/report/{report.FIGURE} after `make report`)" in page
+    readme = (checkout / "README.md").read_text()
+    assert readme.startswith("# x\n\nbefore\n") and readme.endswith(f"{report.FINDINGS[1]}\nafter\n") and "old line" not in readme
+    block = readme.split(report.FINDINGS[0], 1)[1].split(report.FINDINGS[1], 1)[0].strip().splitlines()
+    assert len(block) == len(verdicts.PAPER_CLAIMS) <= 7
+    assert block[0] == f"- [{verdicts.GROUPS['cpt']}](docs/results/default.md#{report.BOX_ANCHOR}): fails"
+    assert all(line.startswith("- [") and "](docs/results/default.md#" in line for line in block)
+    report.write_report("default")  # idempotent: the block is replaced, not added to
+    assert (checkout / "README.md").read_text() == readme
+
+
+def test_other_profiles_write_nothing_into_the_checkout(run, checkout, tmp_path):
+    report.write_report("t")  # not a committed profile
+    _as_profile(run, "smoke", checkout / "params" / "smoke.yaml")  # committed params file, but a test profile
+    report.write_report("smoke")
+    elsewhere = tmp_path / "mine.yaml"
+    elsewhere.write_text("profile: default\n")
+    _as_profile(run, "default", elsewhere)  # the default's name, from a params file kept elsewhere
+    report.write_report("default")
+    assert not (checkout / "docs").exists()
+    assert "old line" in (checkout / "README.md").read_text()
+
+
+def test_readme_markers_missing_is_an_error():
+    assert report.replace_between("a\n<!-- s -->\nold\n<!-- e -->\nb", ("<!-- s -->", "<!-- e -->"), "new") == "a\n<!-- s -->\nnew\n<!-- e -->\nb"
+    with pytest.raises(ValueError, match="markers"):
+        report.replace_between("no markers here", report.FINDINGS, "new")

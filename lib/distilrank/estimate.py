@@ -9,7 +9,7 @@ fine-tuning: fp32 weights, gradients and two AdamW moments, 16 bytes per paramet
 backbone: 2) plus activations after Korthikanti et al. (2022): s*b*h*(34 + 5*a*s/h) bytes per layer
 in 16-bit, only the layer inputs kept under checkpointing, plus the LM head's fp32 logits in CPT.
 Read the answers as orders of magnitude; `python -m distilrank.estimate params/paper.yaml` prints
-the table the README shows.
+the table docs/paper-profile.md describes.
 """
 
 from __future__ import annotations

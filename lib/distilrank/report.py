@@ -14,6 +14,10 @@ page, `report/index.html`, with `results.md` beside `results.json` saying the sa
 5. the quality table in a fixed order (one row per system: names with identical scores are one),
    the quality-latency figure, latency and cost, and what was run.
 
+For the committed profiles (`PUBLISHED`, run from the repository's own params file) it also writes
+`docs/results/<profile>.md` (`results.md` stamped with its commit and machine, `results_page`) and,
+for `default`, README's findings block between its markers (`write_committed`).
+
 Numbers follow one rule (`fmt_*`): metrics with three decimals, other numbers three significant
 digits (integers as integers, thousands with separators), p as 0.038 or 1.8e-13.
 """
@@ -42,7 +46,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from nbconvert import HTMLExporter  # noqa: E402
 from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor  # noqa: E402
 
-from distilrank import paper, verdicts  # noqa: E402
+from distilrank import paper, paths, verdicts  # noqa: E402
 from distilrank.formats import fmt_delta, fmt_interval, fmt_metric, fmt_number, fmt_pct, format_p, markdown_table, missing  # noqa: E402
 from distilrank.paths import atomic_path, output_dir  # noqa: E402
 from distilrank.results import ClaimRow, ResultRow, load_claims, load_results  # noqa: E402
@@ -941,7 +945,8 @@ def notebook_exporter() -> HTMLExporter:
 
 def write_report(profile: str) -> Path:
     """Render `outputs/<profile>/`'s executed notebooks to `report/*.html` with `report/index.html`
-    and its figure, and write `results.md`; returns the index path. Errors when nothing was executed."""
+    and its figure, and write `results.md`; for a `published` run also the committed copies
+    (`write_committed`). Returns the index path. Errors when nothing was executed."""
     out = output_dir(profile)
     runs = notebook_runs(out)
     if runs.empty:
@@ -966,7 +971,78 @@ def write_report(profile: str) -> Path:
         tmp.write_text(index_html(page, figure), encoding="utf-8")
     with atomic_path(out / "results.md") as tmp:
         tmp.write_text(results_markdown(page, figure), encoding="utf-8")
+    if published(profile, out):
+        write_committed(page, figure)
     return out / "report" / "index.html"
+
+
+# The committed copies: docs/results/<profile>.md and README's findings.
+
+PUBLISHED = ("default", "gpu", "paper")  # profiles whose results page is committed (docs/results/<profile>.md)
+README_PROFILE = "default"  # the profile whose verdicts README.md shows
+FINDINGS = ("<!-- findings:begin -->", "<!-- findings:end -->")
+BOX_ANCHOR = "the-papers-claims-at-a-glance"  # GitHub's id of results.md's "## The paper's claims at a glance"
+
+
+def repo_root() -> Path:
+    """The checkout the committed pages belong to (a function, so that tests can point it elsewhere)."""
+    return paths.ROOT
+
+
+def published(profile: str, out: Path) -> bool:
+    """Whether `make report` keeps a committed copy of this run's results: a profile of `PUBLISHED`
+    whose run read the repository's own `params/<profile>.yaml` (a profile file kept elsewhere, and
+    `smoke` or a test's profile, never write into the checkout)."""
+    if profile not in PUBLISHED:
+        return False
+    used = run_parameters(out).get("params_file")
+    own = repo_root() / "params" / f"{profile}.yaml"
+    return bool(used) and own.is_file() and Path(used).resolve() == own.resolve()
+
+
+def results_page(page: FrontPage, figure: str | None) -> str:
+    """`docs/results/<profile>.md`: `results.md` with a line saying where it comes from, its links
+    into the local `report/` folder (not committed) made plain text and its figure named, not shown."""
+    md = results_markdown(page, figure)
+    md = re.sub(r"!\[([^\]]*)\]\(report/([^)]*)\)", rf"(figure: outputs/{page.profile}/report/\2 after `make report`)", md)
+    md = re.sub(r"\[([^\]]+)\]\(report/[^)]*\)", r"\1", md)
+    title, rest = md.split("\n", 1)
+    note = (f"> Written by `make report PROFILE={page.profile}` from the run of commit(s) {page.commits} on {page.machine}. "
+            "Do not edit it by hand: re-run the report and commit the result.")
+    return f"{title}\n\n{note}\n{rest}"
+
+
+def findings_lines(box: list[Line], page_link: str) -> list[str]:
+    """README's findings: one line per claim of the paper, its verdict, linking to the results page."""
+    return [f"- [{b.claim}]({page_link}#{BOX_ANCHOR}): {'; '.join(t for _, t in b.verdicts)}" for b in box]
+
+
+def replace_between(text: str, markers: tuple[str, str], body: str) -> str:
+    """`text` with what lies between the two marker lines replaced by `body`; an error naming the
+    markers when either is missing."""
+    start, end = markers
+    if start not in text or end not in text or text.index(start) > text.index(end):
+        raise ValueError(f"README.md: markers {start} ... {end} not found (in that order)")
+    a, b = text.index(start) + len(start), text.index(end)
+    return f"{text[:a]}\n{body}\n{text[b:]}"
+
+
+def write_committed(page: FrontPage, figure: str | None) -> list[Path]:
+    """Write `docs/results/<profile>.md` and, for `README_PROFILE`, README's findings block (both
+    atomically); returns the files written. The caller decides whether the run is `published`."""
+    root = repo_root()
+    target = root / "docs" / "results" / f"{page.profile}.md"
+    with atomic_path(target) as tmp:
+        tmp.write_text(results_page(page, figure), encoding="utf-8")
+    written = [target]
+    readme = root / "README.md"
+    if page.profile == README_PROFILE and readme.is_file():
+        lines = findings_lines(page.box, target.relative_to(root).as_posix())
+        text = replace_between(readme.read_text(encoding="utf-8"), FINDINGS, "\n".join(lines))
+        with atomic_path(readme) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+        written.append(readme)
+    return written
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -980,6 +1056,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
     print(f"report: {index} (and {index.parent.parent / 'results.md'})")
+    if published(args[0], index.parent.parent):
+        print(f"committed copy: docs/results/{args[0]}.md" + (" and README.md's findings" if args[0] == README_PROFILE else ""))
     return 0
 
 
