@@ -37,7 +37,7 @@ PARAMS ?= params/$(PROFILE).yaml
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 EXECUTED := $(patsubst notebooks/%,$(OUT)/%,$(NOTEBOOKS))
 LIB := $(shell find lib -name '*.py' -not -path '*/__pycache__/*')
-DEPS_SCRIPT := lib/distilrank/deps.py
+DEPS_SCRIPT := tools/deps.py
 DEPS_MK := $(OUTPUTS)/.notebook-deps.mk
 DATA := $(wildcard ../shared/data/cranfield/*)
 export DISTILRANK_OUTPUTS := $(abspath $(OUTPUTS))
@@ -81,7 +81,7 @@ $(OUT)/%.ipynb: notebooks/%.ipynb $(ENV_STAMP)
 # ... notebook 01 also reads the embedded data ...
 $(firstword $(EXECUTED)): $(DATA)
 
-# ... and, from deps.py's fragment: the lib/distilrank modules it imports (directly or through
+# ... and, from tools/deps.py's fragment: the lib/distilrank modules it imports (directly or through
 # other modules), the profile sections it reads ($(OUT)/.params/<section>.yaml, each rewritten only
 # when that section of $(PARAMS) changed), and the executed notebooks of the stages it reads (the
 # notebook's metadata `distilrank.reads`). deps.py is stdlib only (the system python3, before

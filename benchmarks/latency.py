@@ -5,7 +5,7 @@
     .venv/bin/python benchmarks/latency.py --onnx outputs/default/students/bert6-hybrid-onnx-int8
 
 Figures only: nothing is asserted and nothing is written. Notebook 06 runs the same measurement
-(`distilrank.latency`) on this project's trained teacher and students and records the rows.
+(`distilrank.stages.latency`) on this project's trained teacher and students and records the rows.
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ import argparse
 
 import torch
 
-from distilrank import latency
+from distilrank import timing
 from distilrank.runtime import hardware, pick_device
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--shapes", nargs="*", default=["bert-6", "bert-12"], choices=sorted(latency.SHAPES))
+    ap.add_argument("--shapes", nargs="*", default=["bert-6", "bert-12"], choices=sorted(timing.SHAPES))
     ap.add_argument("--onnx", nargs="*", default=[], help="saved ONNX students (folders with model.onnx) to time too")
     ap.add_argument("--batch", type=int, default=48)
     ap.add_argument("--seq-len", type=int, default=64)
@@ -35,18 +35,18 @@ def main() -> None:
     print(f"{'model':>28} {'median ms':>10} {'p90 ms':>9} {'p99 ms':>9} {'pairs/s':>9} {'USD/1M':>8}")
     rows = []
     for shape in args.shapes:
-        model = latency.shape_model(shape, device, getattr(torch, args.dtype))
-        batch = latency.random_batch(30522 if shape.startswith("bert") else 151936, args.batch, args.seq_len,
+        model = timing.shape_model(shape, device, getattr(torch, args.dtype))
+        batch = timing.random_batch(30522 if shape.startswith("bert") else 151936, args.batch, args.seq_len,
                                      segments=shape.startswith("bert"))
-        rows.append((shape, latency.measure(latency.torch_runner(model, batch, device), args.batch, args.seq_len,
+        rows.append((shape, timing.measure(timing.torch_runner(model, batch, device), args.batch, args.seq_len,
                                             args.warmup, args.repeats, args.price_per_hour)))
         del model
     for path in args.onnx:
         from distilrank.onnx_student import OnnxRanker
 
         ranker = OnnxRanker(path)
-        batch = latency.random_batch(ranker.tokenizer.vocab_size, args.batch, args.seq_len, segments=True)
-        rows.append((path.rstrip("/").rsplit("/", 1)[-1], latency.measure(latency.onnx_runner(ranker.session, batch), args.batch,
+        batch = timing.random_batch(ranker.tokenizer.vocab_size, args.batch, args.seq_len, segments=True)
+        rows.append((path.rstrip("/").rsplit("/", 1)[-1], timing.measure(timing.onnx_runner(ranker.session, batch), args.batch,
                                                                            args.seq_len, args.warmup, args.repeats, args.price_per_hour)))
     for name, r in rows:
         print(f"{name:>28} {r.median_ms:10.1f} {r.p90_ms:9.1f} {r.p99_ms:9.1f} {r.pairs_per_s:9.1f} {r.usd_per_million_pairs:8.3f}")

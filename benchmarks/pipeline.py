@@ -11,7 +11,7 @@ Prints three tables, figures only (nothing is asserted or written):
    curve's record; it includes the learning-curve evaluations);
 3. micro-measurements now, per precision: the matmul rate (the ceiling), then a training step and a
    scoring batch of the student (MiniLM-L6 cross-encoder) at the profile's shapes, as pairs/s and as
-   a fraction of that matmul rate (FLOPs from `latency.forward_flops`). A regression shows as a
+   a fraction of that matmul rate (FLOPs from `timing.forward_flops`). A regression shows as a
    falling fraction.
 """
 
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from distilrank import backbones, latency, precision, rankers
+from distilrank import backbones, precision, rankers, timing
 from distilrank.config import load_params, profile_path
 from distilrank.paths import output_dir
 from distilrank.training import CURVE_FILE
@@ -67,10 +67,10 @@ def timed(fn, repeats: int) -> float:
 def micro(prec: str, n_train: int, train_len: int, n_score: int, score_len: int, repeats: int) -> dict[str, float]:
     """Matmul rate, a student training step and a scoring batch at `prec` on the CPU."""
     dtype = precision.torch_dtype(prec)
-    peak = latency.matmul_gflops(1024, dtype)
+    peak = timing.matmul_gflops(1024, dtype)
     model = rankers.cross_encoder(backbones.model_path(backbones.MINILM))
     optimiser = torch.optim.AdamW(model.parameters(), lr=1e-5, fused=True)
-    batch = latency.random_batch(model.config.vocab_size, n_train, train_len, segments=True)
+    batch = timing.random_batch(model.config.vocab_size, n_train, train_len, segments=True)
 
     def train_step() -> None:
         model.train()
@@ -81,10 +81,10 @@ def micro(prec: str, n_train: int, train_len: int, n_score: int, score_len: int,
         optimiser.zero_grad()
 
     train_s = timed(train_step, repeats)
-    score = latency.torch_runner(model, latency.random_batch(model.config.vocab_size, n_score, score_len, segments=True), "cpu", prec)
+    score = timing.torch_runner(model, timing.random_batch(model.config.vocab_size, n_score, score_len, segments=True), "cpu", prec)
     score_s = timed(score, repeats)
-    train_flops = 3 * latency.forward_flops(model.config, train_len, n_train)
-    score_flops = latency.forward_flops(model.config, score_len, n_score)
+    train_flops = 3 * timing.forward_flops(model.config, train_len, n_train)
+    score_flops = timing.forward_flops(model.config, score_len, n_score)
     return {"matmul GFLOP/s": peak, "train pairs/s": n_train / train_s, "train GFLOP/s": train_flops / train_s / 1e9,
             "train / matmul": train_flops / train_s / 1e9 / peak, "score pairs/s": n_score / score_s,
             "score GFLOP/s": score_flops / score_s / 1e9, "score / matmul": score_flops / score_s / 1e9 / peak}

@@ -1,6 +1,6 @@
 """The same distilled student trained in fp32 and in bf16 autocast: speed-up and quality difference.
 
-    .venv/bin/python benchmarks/precision.py                    # default profile, the students' budget (students.budget_steps)
+    .venv/bin/python benchmarks/precision.py                    # default profile, the students' budget (distillation.budget_steps)
     .venv/bin/python benchmarks/precision.py --steps 60         # shorter: a CPU without native bf16 emulates it slowly
 
 Needs the profile's transfer set (notebook 03 of `make replicate`). Each precision trains the
@@ -22,10 +22,11 @@ import pandas as pd
 from scipy.stats import kendalltau
 from transformers import AutoTokenizer
 
-from distilrank import backbones, distill, losses, metrics, precision, prep, rankers, students, training
+from distilrank import artifacts, backbones, distill, losses, metrics, precision, rankers, training
 from distilrank.config import load_params, profile_path
 from distilrank.paths import output_dir
 from distilrank.runtime import hardware, set_seed
+from distilrank.stages import distillation
 
 
 def within_query_tau(df: pd.DataFrame, a: np.ndarray, b: np.ndarray) -> float:
@@ -37,18 +38,18 @@ def within_query_tau(df: pd.DataFrame, a: np.ndarray, b: np.ndarray) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--profile", default="default")
-    ap.add_argument("--steps", type=int, default=None, help="training steps (default: distill.epochs over the training groups, students.budget_steps)")
+    ap.add_argument("--steps", type=int, default=None, help="training steps (default: distill.epochs over the training groups, distillation.budget_steps)")
     ap.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
     args = ap.parse_args()
     cfg = load_params(profile_path(args.profile))
     out = output_dir(args.profile)
-    transfer = {split: ds.to_pandas() for split, ds in prep.load_prepared(out / "transfer").items()}
-    qrels = prep.load_prepared(out / "prepared")["qrels"].to_pandas()
+    transfer = {split: ds.to_pandas() for split, ds in artifacts.load_prepared(out / "transfer").items()}
+    qrels = artifacts.load_prepared(out / "prepared")["qrels"].to_pandas()
     _, column = distill.teacher_of(cfg.distill.teacher)
     train_df = distill.transfer_frame(transfer, cfg.distill.pseudo_groups, cfg.seed, column=column)
     norm = distill.fit_normaliser(train_df[column], cfg.distill.normalise)
     train_df = train_df.assign(target=distill.normalise(train_df, norm, column=column))
-    steps = args.steps or students.budget_steps(train_df, cfg.distill)
+    steps = args.steps or distillation.budget_steps(train_df, cfg.distill)
     test = transfer["test"]
     start = backbones.model_path(next(iter(cfg.models.students.values())))
     print(f"{hardware()['summary']}; native bf16 on this CPU: {precision.cpu_has_bf16()}")

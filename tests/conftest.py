@@ -5,6 +5,7 @@ two cores it runs beside the other tests and the smoke chain instead of after th
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from distilrank.data import Collection, Doc
 from distilrank.paths import ROOT
 
+sys.path.insert(0, str(ROOT / "tools"))  # tools/deps.py, the Makefile's script, for test_makefile_deps.py
 CRANFIELD = (ROOT / ".." / "shared" / "data" / "cranfield").resolve()
 _PAPER_CHAIN: dict = {}
 

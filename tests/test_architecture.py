@@ -43,7 +43,7 @@ def import_graph() -> nx.DiGraph:
 
 def test_the_import_graph_is_read_from_the_source(tmp_path):
     graph = import_graph()
-    assert ("distilrank.students", "distilrank.losses") in graph.edges  # `from distilrank import ..., losses, ...`
+    assert ("distilrank.stages.distillation", "distilrank.losses") in graph.edges  # `from distilrank import ..., losses, ...`
     assert ("distilrank.training", "distilrank.rankers") in graph.edges  # `from distilrank.rankers import (...)`
 
 

@@ -91,7 +91,7 @@ def test_cli_exit_codes(tmp_path, capsys, smoke_raw):
 
 
 def test_notebook_params_names_a_shadowed_key():
-    import distilrank.prep as prep_module
+    import distilrank.stages.data_prep as prep_module
 
     with pytest.raises(ParamsError, match=r"\['prep'\] name modules"):
         notebook_params({"profile": "smoke", "prep": prep_module})

@@ -6,8 +6,10 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaModel
 
-from distilrank import curriculum
-from distilrank.curriculum import (
+from distilrank.losses import RankNet
+from distilrank.rankers import LastTokenScorer
+from distilrank.stages import curriculum
+from distilrank.stages.curriculum import (
     Curriculum,
     RoundBoundary,
     WeightedGroups,
@@ -19,8 +21,6 @@ from distilrank.curriculum import (
     rebalance_weights,
     task_clusters,
 )
-from distilrank.losses import RankNet
-from distilrank.rankers import LastTokenScorer
 from distilrank.training import Group, train_groups
 
 
@@ -132,7 +132,7 @@ def test_a_curriculum_reweights_between_rounds_inside_the_unchanged_loop(tmp_pat
 
 
 def test_four_plans_and_the_cluster_table():
-    from distilrank.curriculum import cluster_table, four_plans
+    from distilrank.stages.curriculum import cluster_table, four_plans
 
     cats = pd.Series([0, 0, 0, 1], index=["q0", "q1", "q2", "t3"])
     pool = pd.DataFrame({"query_id": ["q0", "q0"], "target": [1.0, 0.0]})
@@ -172,8 +172,8 @@ def test_curriculum_rebalanced_rounds_favour_the_hardest_category(tmp_path):
 def test_train_plans_trains_every_plan_with_every_seed_and_fresh_plans(tmp_path, monkeypatch):
     import transformers
 
-    import distilrank.curriculum as cur_mod
     import distilrank.rankers as rankers_mod
+    import distilrank.stages.curriculum as cur_mod
     import distilrank.training as training_mod
 
     calls = []

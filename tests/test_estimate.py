@@ -3,7 +3,7 @@ from transformers import BertConfig
 
 from distilrank import estimate
 from distilrank.config import load_params
-from distilrank.latency import forward_flops
+from distilrank.timing import forward_flops
 
 
 def test_pass_factor_counts_backward_and_recomputation():

@@ -3,12 +3,13 @@ backbone, LoRA adapters merged after training, gradient checkpointing, fp32 mast
 
 import pytest
 import torch
+from support.tiny import save_tiny_decoder
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from distilrank import cpt, finetune, teacher
+from distilrank import decoders, finetune
 from distilrank.config import LLMParams, LoraParams, ParamsError, load_params, validate
 from distilrank.rankers import LastTokenScorer, encode_pairs, pad_batch
-from distilrank.tiny import save_tiny_decoder
+from distilrank.stages import continued_pretraining
 
 TEXTS = ["wing flutter at high speed", "heat transfer in a boundary layer", "shock waves past a cone",
          "buckling of thin cylindrical shells", "query clicked document"] * 4
@@ -56,7 +57,7 @@ def test_the_head_stays_fp32_under_bf16_autocast(decoder_dir):
 
 
 def test_lora_teacher_trains_adapters_and_head_only_then_merges(decoder_dir):
-    scorer = teacher.load_scorer(decoder_dir, LORA)
+    scorer = decoders.load_scorer(decoder_dir, LORA)
     trainable = {n for n, p in scorer.named_parameters() if p.requires_grad}
     assert trainable and all("lora_" in n or n.startswith("head.") for n in trainable)
     assert scorer.backbone.base_model.model.is_activation_checkpointing
@@ -83,7 +84,7 @@ def test_lora_teacher_trains_adapters_and_head_only_then_merges(decoder_dir):
 def test_gradient_checkpointing_gives_the_same_gradients(decoder_dir):
     grads = []
     for on in (False, True):
-        scorer = teacher.load_scorer(decoder_dir, LLMParams(gradient_checkpointing=on))
+        scorer = decoders.load_scorer(decoder_dir, LLMParams(gradient_checkpointing=on))
         torch.manual_seed(0)
         torch.nn.init.normal_(scorer.head.weight, std=0.02)
         scorer.train()
@@ -98,8 +99,8 @@ def test_cpt_with_lora_leaves_a_plain_trained_decoder(decoder_dir, tmp_path):
     lm = AutoModelForCausalLM.from_pretrained(str(decoder_dir), **finetune.load_kwargs(LORA))
     tok = AutoTokenizer.from_pretrained(str(decoder_dir))
     before = {n: p.detach().clone() for n, p in lm.named_parameters()}
-    feats = cpt.build_features(tok, [{"prompt": cpt.cpt_prompt("wing flutter"), "target": "flutter of a wing"}] * 8, 32)
-    log = cpt.train_cpt(lm, tok, feats, output_dir=str(tmp_path / "t"), epochs=2, lr=5e-2, batch_size=4, seed=0,
+    feats = continued_pretraining.build_features(tok, [{"prompt": continued_pretraining.cpt_prompt("wing flutter"), "target": "flutter of a wing"}] * 8, 32)
+    log = continued_pretraining.train_cpt(lm, tok, feats, output_dir=str(tmp_path / "t"), epochs=2, lr=5e-2, batch_size=4, seed=0,
                         device="cpu", llm=LORA)
     assert log and all(torch.isfinite(torch.tensor(h["loss"])) for h in log)
     names = {n for n, _ in lm.named_parameters()}

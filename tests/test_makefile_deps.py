@@ -1,5 +1,5 @@
 """Each executed notebook depends on the lib modules it imports, the profile sections it reads and
-the stages it reads, not on all of lib/ nor the whole profile (deps.py)."""
+the stages it reads, not on all of lib/ nor the whole profile (tools/deps.py)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from distilrank.deps import (
+from deps import (  # tools/deps.py (conftest puts tools/ on sys.path)
     ALL,
     imported_names,
     make_fragment,
@@ -31,11 +30,12 @@ from distilrank.deps import (
     strip_magics,
     write_sections,
 )
+
 from distilrank.paths import ROOT
 
 LIB = ROOT / "lib"
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-SCRIPT = ROOT / "lib" / "distilrank" / "deps.py"
+SCRIPT = ROOT / "tools" / "deps.py"
 
 
 def _notebook(path: Path, *cells: str | tuple[str, str]) -> Path:
@@ -128,6 +128,17 @@ def test_closure_over_a_tiny_package(tmp_path):
         "sub/__init__.py", "sub/inner.py", "h.py"}
 
 
+def test_a_subpackage_module_is_its_file_and_the_subpackage_init(tmp_path):
+    """`from distilrank.stages import s` (how a notebook imports its stage) is stages/s.py, the
+    subpackage's __init__.py and, transitively, what s imports; not the subpackage's other modules."""
+    lib = _package(tmp_path / "lib", {
+        "__init__.py": "", "c.py": "from distilrank.d import y\n", "d.py": "y = 1\n",
+        "stages/__init__.py": "", "stages/s.py": "from distilrank import c\n", "stages/other.py": "",
+    })
+    nb = _notebook(tmp_path / "04_s.ipynb", "from distilrank.stages import s")
+    assert _rel(lib, notebook_dependencies(nb, lib)) == {"__init__.py", "stages/__init__.py", "stages/s.py", "c.py", "d.py"}
+
+
 def test_the_package_init_is_always_a_dependency(tmp_path):
     lib = _package(tmp_path / "lib", {"__init__.py": "", "a.py": ""})
     assert _rel(lib, module_dependencies([], lib)) == {"__init__.py"}
@@ -179,7 +190,8 @@ def test_real_notebooks_depend_on_what_they_import():
     assert len(training) == 4
     for stem, modules in deps.items():
         assert {"lib/distilrank/__init__.py", "lib/distilrank/config.py"} <= modules, stem
-        assert "lib/distilrank/deps.py" not in modules, stem
+        stages = {m for m in modules if m.startswith("lib/distilrank/stages/") and not m.endswith("__init__.py")}
+        assert stages == {f"lib/distilrank/stages/{stem[3:]}.py"}, f"{stem} imports a stage other than its own: {stages}"
     for stem in training:
         assert "lib/distilrank/report.py" not in deps[stem], f"{stem} imports report?"
     by_number = {s[:2]: s for s in deps}
@@ -225,9 +237,9 @@ def test_nothing_python_imports_is_missing():
 # --- make, dry runs on a copy of the repository -----------------------------------------------
 
 def _copy_repo(dst: Path) -> Path:
-    """Makefile, lib/, notebooks/, params/ and a fake environment stamp, all dated an hour ago."""
+    """Makefile, lib/, notebooks/, params/, tools/ and a fake environment stamp, all dated an hour ago."""
     shutil.copy2(ROOT / "Makefile", dst / "Makefile")
-    for folder in ("lib", "notebooks", "params"):
+    for folder in ("lib", "notebooks", "params", "tools"):
         shutil.copytree(ROOT / folder, dst / folder,
                         ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", ".ipynb_checkpoints"))
     for name in ("requirements.txt", "constraints.txt", "pyproject.toml", ".venv/.installed"):

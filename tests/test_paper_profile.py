@@ -12,12 +12,12 @@ import nbformat
 import numpy as np
 import pytest
 import yaml
+from support.tiny import save_tiny_bert, save_tiny_decoder, write_trec
 
 from distilrank.data import Collection, read_cranfield
 from distilrank.paths import ROOT
 from distilrank.rankers import load_ranker, load_scores
 from distilrank.results import load_results
-from distilrank.tiny import save_tiny_bert, save_tiny_decoder, write_trec
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 PAPER_PRECISION = "bf16"  # forced: this chain runs the bf16 path on every machine (emulated without native bf16: tiny models, seconds)
@@ -85,7 +85,7 @@ def test_paper_shaped_profile_runs_every_notebook_offline(paper_chain):
         _student_reloads_reproduce_cached_scores,
     )
 
-    from distilrank.prep import load_prepared
+    from distilrank.artifacts import load_prepared
 
     test = load_prepared(out / "prepared")["test_candidates"].to_pandas()
     for system in ("teacher-cpt", "bert12-hybrid", "bert6-hybrid", "bert6-labels"):

@@ -2,17 +2,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from distilrank import fusion, losses, rank_distillm
+from distilrank import fusion, grid_cells, losses
 from distilrank.bm25 import BM25Index
 from distilrank.config import LOSS_NAMES, RankDistillmParams
 from distilrank.data import Doc
-from distilrank.rank_distillm import (
-    Cell,
+from distilrank.grid_cells import Cell, parse_cell
+from distilrank.stages import rank_distillm
+from distilrank.stages.rank_distillm import (
     cell_frame,
     effect_pairs,
     first_stage_runs,
     needed_pairs,
-    parse_cell,
     teacher_pool,
 )
 
@@ -38,10 +38,10 @@ def test_cells_round_trip_and_bad_names_say_what_is_expected():
 def test_the_grid_and_its_selection():
     p = params()
     assert len(p.cells()) == 2 * 2 * 3 * 2  # both losses read only order: run all trains them on ranks alone
-    assert [c.name for c in rank_distillm.selected_cells(p)] == [n for n in p.cells() if "-ranks-" in n]
+    assert [c.name for c in grid_cells.selected_cells(p)] == [n for n in p.cells() if "-ranks-" in n]
     picked = params(run=["adrmse-scores-fused-d3", "ranknet-ranks-bm25-d2"])
-    assert [c.name for c in rank_distillm.selected_cells(picked)] == ["adrmse-scores-fused-d3", "ranknet-ranks-bm25-d2"]
-    assert rank_distillm.stage_depths(rank_distillm.selected_cells(picked)) == {"fused": 3, "bm25": 2}
+    assert [c.name for c in grid_cells.selected_cells(picked)] == ["adrmse-scores-fused-d3", "ranknet-ranks-bm25-d2"]
+    assert grid_cells.stage_depths(grid_cells.selected_cells(picked)) == {"fused": 3, "bm25": 2}
     with pytest.raises(ValueError, match="outside the grid"):
         params(run=["ranknet-ranks-bm25-d50"])
     with pytest.raises(ValueError, match="twice"):
@@ -103,9 +103,9 @@ def pool_frame() -> pd.DataFrame:
 
 
 def test_run_all_trains_an_order_only_loss_on_ranks_alone():
-    cells = rank_distillm.selected_cells(params(losses=["ranknet", "kl"], first_stages=["bm25"], depths=[2]))
+    cells = grid_cells.selected_cells(params(losses=["ranknet", "kl"], first_stages=["bm25"], depths=[2]))
     assert [c.name for c in cells] == ["ranknet-ranks-bm25-d2", "kl-ranks-bm25-d2", "kl-scores-bm25-d2"]
-    named = rank_distillm.selected_cells(params(run=["ranknet-scores-bm25-d2"]))  # asked for by name: kept
+    named = grid_cells.selected_cells(params(run=["ranknet-scores-bm25-d2"]))  # asked for by name: kept
     assert [c.name for c in named] == ["ranknet-scores-bm25-d2"]
 
 
@@ -292,7 +292,7 @@ def test_plot_grid_draws_a_depth_curve_only_when_there_are_depths_to_compare():
 
 def test_notebook_07s_tables_and_sentences():
     p = params(run=["adrmse-scores-fused-d3", "ranknet-ranks-bm25-d2"])
-    cells = rank_distillm.selected_cells(p)
+    cells = grid_cells.selected_cells(p)
     table = rank_distillm.cell_table(cells, "bert6")
     assert table.index.tolist() == ["bert6-adrmse-scores-fused-d3", "bert6-ranknet-ranks-bm25-d2"]
     assert table.loc["bert6-adrmse-scores-fused-d3"].tolist() == ["adrmse", "scores", "fused", 3]

@@ -9,6 +9,7 @@ from distilrank.rankers import (
     last_token_pool,
     pad_batch,
     pooling_example,
+    remove_stale_seeds,
     score_pairs,
 )
 
@@ -229,3 +230,11 @@ def test_seed_dirs_list_the_first_seed_then_the_others_by_number(tmp_path):
     assert seed_dirs(tmp_path, "s") == [tmp_path / "s", tmp_path / "s@seed9", tmp_path / "s@seed10", tmp_path / "s@seed14"]
     assert seed_dirs(tmp_path, "s+bm25") == [tmp_path / "s+bm25", tmp_path / "s+bm25@seed9"]
     assert seed_dirs(tmp_path, "alone") == [tmp_path / "alone"]  # one seed: the name's own cache, whether or not it exists
+
+
+def test_remove_stale_seeds_keeps_the_first_and_the_seeds_still_asked_for(tmp_path):
+    for name in ("s", "s@seed14", "s@seed15", "s+bm25", "s+bm25@seed15", "t@seed15"):
+        (tmp_path / name).mkdir()
+    removed = remove_stale_seeds(tmp_path, ["s", "s+bm25"], [14])  # distill.seeds lowered from 3 to 2
+    assert sorted(p.name for p in removed) == ["s+bm25@seed15", "s@seed15"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s", "s+bm25", "s@seed14", "t@seed15"]  # other systems untouched

@@ -151,8 +151,9 @@ def test_a_saved_cls_student_still_loads_as_itself(tmp_path):
 
 
 def test_cross_encoder_pooling_on_an_encoder_checkpoint(tmp_path):
+    from support.tiny import save_tiny_bert
+
     from distilrank.rankers import cross_encoder, head_parameter_names
-    from distilrank.tiny import save_tiny_bert
 
     path = save_tiny_bert(tmp_path / "enc", ["wing flutter at high speed", "boundary layer heat transfer"] * 10, vocab_size=40)
     mean = cross_encoder(path)

@@ -4,12 +4,16 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaModel, TrainerCallback
 
+from distilrank import metrics
 from distilrank.losses import RankNet
 from distilrank.rankers import LastTokenScorer, score_pairs
+from distilrank.sampling import pick_queries
 from distilrank.training import (
     Group,
     GroupCollator,
     budget_groups,
+    curve_rows,
+    dev_references,
     groups_from_frame,
     sample_groups,
     train_groups,
@@ -256,3 +260,23 @@ def test_seed_settings_give_a_further_seed_no_curve_and_no_dev():
     further, kept = seed_settings(params, frames, first=False)
     assert further.eval_every == 0 and params.eval_every == 50 and kept == {"test": "t", "train": "r"}
     assert (seed_cache("bert6-hybrid", 14, first=True), seed_cache("bert6-hybrid", 14, first=False)) == ("bert6-hybrid", "bert6-hybrid@seed14")
+
+
+def test_dev_references_read_only_the_curves_queries():
+    ids = ["a", "b", "c", "d"]
+    picked = pick_queries(ids, 2, 3)
+    rows = []
+    for q in ids:
+        right = q in picked  # BM25 orders the curve's queries right and the others wrong
+        rows += [{"query_id": q, "doc_id": f"{q}1", "gain": 1, "bm25_score": 1.0 if right else 0.0, "ensemble_score": 1.0},
+                 {"query_id": q, "doc_id": f"{q}2", "gain": 0, "bm25_score": 0.0 if right else 1.0, "ensemble_score": 0.0}]
+    dev = pd.DataFrame(rows)
+    assert set(dev[curve_rows(dev, 2, 3)].query_id) == set(picked)
+    qrels = dev[["query_id", "doc_id", "gain"]]
+    ref = dev_references(dev, qrels, "teacher-ensemble", "ensemble_score", curve_queries=2, seed=3)
+    assert list(ref) == ["teacher-ensemble (dev)", "bm25 (dev)", "random (dev)"]
+    assert ref["teacher-ensemble (dev)"] == pytest.approx(1.0) and ref["bm25 (dev)"] == pytest.approx(1.0)
+    d = dev[dev.query_id.isin(picked)]
+    assert ref["random (dev)"] == pytest.approx(metrics.aggregate(metrics.evaluate_references(d, qrels, seed=3)["random"], "ndcg@5"))
+    every = dev_references(dev, qrels, "teacher-ensemble", "ensemble_score", curve_queries=None, seed=3)
+    assert every["bm25 (dev)"] == pytest.approx((1.0 + 1 / np.log2(3)) / 2)  # half the queries put the relevant document second

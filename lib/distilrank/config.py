@@ -79,7 +79,7 @@ class DataParams(_Section):
 
 
 class SplitParams(_Section):
-    """Deterministic query split (`distilrank.prep.split_queries`)."""
+    """Deterministic query split (`distilrank.stages.data_prep.split_queries`)."""
 
     n_test: int = Field(ge=1)
     n_dev: int = Field(ge=0)
@@ -96,7 +96,7 @@ class BM25Params(_Section):
 
 
 class PrepParams(_Section):
-    """What notebook 01 builds from the collection (`distilrank.prep`)."""
+    """What notebook 01 builds from the collection (`distilrank.stages.data_prep`)."""
 
     cpt_min_gain: int = Field(2, ge=1, description="'clicked' = judged with at least this gain")
     eval_depth: int = Field(ge=1, description="BM25 top-k per dev/test query: the re-ranked list, nothing added")
@@ -117,7 +117,7 @@ class ScratchDecoder(_Section):
 
 
 class CPTParams(_Section):
-    """Continued pre-training (notebook 02, `distilrank.cpt`).
+    """Continued pre-training (notebook 02, `distilrank.stages.continued_pretraining`).
 
     `variants`: the decoders built and continued-pre-trained; notebook 02 measures each on dev
     (perplexity, a likelihood ranker) and notebook 03 keeps the best fine-tuned one as the teacher. `minilm` (MiniLM-L6 weights as a causal decoder, deepened to `minilm_layers`),
@@ -230,7 +230,7 @@ TARGET_KINDS = Literal["scores", "ranks"]
 
 
 class RankDistillmParams(_Recipe):
-    """Notebook 07: Rank-DistiLLM's practices (`distilrank.rank_distillm`).
+    """Notebook 07: Rank-DistiLLM's practices (`distilrank.stages.rank_distillm`).
 
     The grid is `losses` x `targets` x `first_stages` x `depths`; a cell is named
     `<loss>-<targets>-<first stage>-d<depth>` (its student is `bert6-<cell>`), and `run` picks the
@@ -274,7 +274,7 @@ class RankDistillmParams(_Recipe):
 
 
 class CurriculumParams(_Section):
-    """Notebook 08: a TAPIR-style curriculum (`distilrank.curriculum`) for the hybrid student.
+    """Notebook 08: a TAPIR-style curriculum (`distilrank.stages.curriculum`) for the hybrid student.
 
     Four students (uniform, rebalanced, curriculum, curriculum-rebalanced) learn from the same
     teacher with the hybrid loss for `steps` steps each and `seeds` seeds, with notebook 04's recipe

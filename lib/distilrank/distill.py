@@ -6,7 +6,7 @@ in column `teacher_score`, `teacher-ensemble`'s in `ensemble_score`, `bm25+dense
 standardisation). `distill.teacher` picks one (`TEACHERS`); here those scores become each
 candidate's `target`: normalised by one affine map fitted on the whole transfer set (MSE reads
 absolute values, and a teacher's scale is arbitrary). `target_frame` builds the frame;
-`distilrank.students` trains and evaluates notebook 04's students on it.
+`distilrank.stages.distillation` trains and evaluates notebook 04's students on it.
 """
 
 from __future__ import annotations
@@ -147,7 +147,7 @@ def target_frame(transfer: dict[str, pd.DataFrame], params, seed: int) -> tuple[
 
     `params` is the profile's `distill` section (`teacher`, `normalise`). The frame is
     `transfer_frame` with every title pseudo-query (a recipe picks its share later,
-    `students.student_frame`), each candidate's normalised `target`, `target_no_llm` (the same
+    `stages.distillation.student_frame`), each candidate's normalised `target`, `target_no_llm` (the same
     map fitted on `bm25+dense-minilm`'s scores, when the transfer set has them), its `kind`
     (training query or title pseudo-query) and `label` (judged relevant or other). The normaliser
     is fitted once on the whole transfer set, so a pair's target does not depend on which groups a

@@ -1,6 +1,6 @@
 """What a profile costs on a GPU, estimated from model size and token counts (not measured).
 
-Time is the FLOPs a stage does (`latency.forward_flops` per forward pass; training adds the
+Time is the FLOPs a stage does (`timing.forward_flops` per forward pass; training adds the
 backward pass: twice the forward for full fine-tuning, about once for LoRA, whose frozen weights
 need no gradients; gradient checkpointing adds one more forward) divided by the GPU's dense bf16
 peak times a model-FLOPs utilisation (MFU, 0.35 by default: typical of well-fed transformer
@@ -20,8 +20,8 @@ from typing import Any
 import torch
 from transformers import AutoModel, PretrainedConfig
 
-from distilrank import rank_distillm
-from distilrank.latency import SHAPES, forward_flops
+from distilrank import grid_cells
+from distilrank.timing import SHAPES, forward_flops
 
 GPU_BF16_PEAK = {"A100 80GB": 312e12, "H100 80GB": 989e12, "A10 24GB": 125e12}  # dense bf16 tensor-core FLOP/s
 MFU = 0.35
@@ -124,8 +124,8 @@ def profile_stages(cfg: Any, teacher_shape: str = "llm-7b", student_shapes: dict
                             f"{len(d.recipes)} recipes on dev)", students.get(name, "bert-12"), True,
                             core * d_steps * d.groups_per_step * d.group_size, d.max_len, d.group_size * d.groups_per_step))
     rd = cfg.rank_distillm
-    cells = rank_distillm.selected_cells(rd)
-    new_pairs = n_train * sum(max(0, k - cfg.prep.train_depth) if stage == "bm25" else k for stage, k in rank_distillm.stage_depths(cells).items())
+    cells = grid_cells.selected_cells(rd)
+    new_pairs = n_train * sum(max(0, k - cfg.prep.train_depth) if stage == "bm25" else k for stage, k in grid_cells.stage_depths(cells).items())
     stages.append(Stage("07 teacher scores: first-stage lists beyond the transfer set", teacher_shape, False, new_pairs, t.max_len, t.batch_size))
     stages.append(Stage(f"07 {len(cells)} grid students", students.get("bert6", "bert-6"), True,
                         len(cells) * rd.steps * rd.groups_per_step * rd.group_size, rd.max_len, rd.group_size * rd.groups_per_step))

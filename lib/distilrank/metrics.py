@@ -16,7 +16,7 @@ ideal order: the ceiling the first stage's recall leaves).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import ir_measures
 import numpy as np
@@ -255,3 +255,21 @@ def side_by_side(per_system: pd.DataFrame, per_baseline: pd.DataFrame, threshold
     if joined.isna().any():
         raise ValueError("side_by_side: the two systems were evaluated on different queries")
     return pd.Series(np.select([joined > threshold, joined < -threshold], ["good", "bad"], "same"), index=joined.index, name="judgment")
+
+
+def quality_table(summary: Mapping[str, pd.DataFrame], per_seed: Mapping[str, list[pd.DataFrame]], teacher: str) -> pd.DataFrame:
+    """PNR, NDCG@5 and NDCG@10 with 95% query-bootstrap intervals (of the seed mean), the seeds,
+    the spread of NDCG@5 across seeds, and the share of the teacher's NDCG@5."""
+    teacher_ndcg = summary[teacher].loc["ndcg@5", "value"]
+    rows = []
+    for name, s in summary.items():
+        row = {"system": name}
+        for m in ("pnr", "ndcg@5", "ndcg@10"):
+            row[m] = format_interval(s.loc[m, "value"], s.loc[m, "ci_low"], s.loc[m, "ci_high"])
+        seeds = per_seed.get(name, [])
+        row["seeds"] = len(seeds) if len(seeds) > 1 else ""
+        row["ndcg@5 sd across seeds"] = f"{seed_spread(seeds, 'ndcg@5'):.3f}" if len(seeds) > 1 else ""
+        share = s.loc["ndcg@5", "value"] / teacher_ndcg if teacher_ndcg > 0 and name not in REFERENCES else np.nan
+        row[f"share of {teacher} ndcg@5"] = "" if np.isnan(share) else f"{share:.2f}"
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("system")

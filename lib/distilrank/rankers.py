@@ -29,10 +29,10 @@ from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassificati
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from distilrank import student_head
+from distilrank.artifacts import load_prepared, save_prepared
 from distilrank.paths import atomic_dir
 from distilrank.precision import CHOICES as precision_choices
 from distilrank.precision import autocast
-from distilrank.prep import load_prepared, save_prepared
 from distilrank.progress import bar
 from distilrank.student_head import MeanPoolConfig, MeanPoolCrossEncoder
 
@@ -381,6 +381,18 @@ def seed_dirs(scores_dir: str | Path, name: str) -> list[Path]:
     first = Path(scores_dir) / name
     more = sorted(Path(scores_dir).glob(f"{name}{SEED_MARK}*"), key=lambda p: int(p.name.rsplit(SEED_MARK, 1)[1]))
     return [first, *more]
+
+
+def remove_stale_seeds(scores_dir: Path, names: Sequence[str], further: Sequence[int]) -> list[Path]:
+    """Delete the `name@seed<k>` score caches of `names` whose k is not in `further` (the seeds
+    after the first); returns what it removed."""
+    import shutil
+
+    keep = {f"{SEED_MARK}{k}" for k in further}
+    stale = [d for name in names for d in seed_dirs(scores_dir, name)[1:] if not any(d.name.endswith(k) for k in keep)]
+    for d in stale:
+        shutil.rmtree(d)
+    return stale
 
 
 def load_scores(path: str | Path, split: str, like: pd.DataFrame) -> np.ndarray:

@@ -86,7 +86,7 @@ def sample_groups(groups: Sequence[Group], group_size: int, epochs: int, seed: i
 
 class GroupDataset(torch.utils.data.Dataset):
     """Sampled groups as a torch dataset (the Trainer shuffles it with its seed). A list, or a lazy
-    sequence that draws each group when the loop asks for it (`distilrank.curriculum`)."""
+    sequence that draws each group when the loop asks for it (`distilrank.stages.curriculum`)."""
 
     def __init__(self, groups: Sequence[Group]) -> None:
         self.groups = groups
@@ -279,6 +279,15 @@ def curve_rows(dev_df: pd.DataFrame, n_queries: int | None, seed: int) -> np.nda
     if n_queries is None or n_queries >= dev_df.query_id.nunique():
         return np.ones(len(dev_df), dtype=bool)
     return dev_df.query_id.isin(pick_queries(dev_df.query_id, n_queries, seed)).to_numpy()
+
+
+def dev_references(dev: pd.DataFrame, qrels: pd.DataFrame, teacher: str, teacher_col: str, curve_queries: int | None, seed: int) -> dict[str, float]:
+    """Dev NDCG@5 of the teacher, BM25 and `random` on the dev queries the learning curves read
+    (`training.curve_rows`): the curves' reference lines, on the same queries as the curves."""
+    d = dev[curve_rows(dev, curve_queries, seed)]
+    ndcg = lambda df, col: metrics.aggregate(metrics.evaluate_candidates(df, score=col, qrels=qrels), "ndcg@5")  # noqa: E731
+    return {f"{teacher} (dev)": ndcg(d, teacher_col), "bm25 (dev)": ndcg(d, "bm25_score"),
+            "random (dev)": metrics.aggregate(metrics.evaluate_references(d, qrels, seed=seed)["random"], "ndcg@5")}
 
 
 def dev_point(dev_df: pd.DataFrame, scores: np.ndarray, qrels: pd.DataFrame | None = None) -> dict[str, float]:

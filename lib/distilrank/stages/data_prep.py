@@ -1,6 +1,6 @@
-"""Data preparation (notebook 01): query splits, CPT examples, ranking groups, eval candidates.
+"""Notebook 01, data preparation: query splits, CPT examples, ranking groups, eval candidates.
 
-Every builder returns plain rows (dicts) that `save_prepared` writes as one `datasets.DatasetDict`
+Every builder returns plain rows (dicts) that `artifacts.save_prepared` writes as one `datasets.DatasetDict`
 on disk; later stages read that, never in-memory state. Row fields:
 
 - `cpt`: query_id, doc_id, query, title, summary, gain (the click-style CPT examples),
@@ -17,7 +17,6 @@ on disk; later stages read that, never in-memory state. Row fields:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,7 +24,6 @@ import pandas as pd
 
 from distilrank.bm25 import BM25Index
 from distilrank.data import Collection, DocStore
-from distilrank.paths import atomic_dir
 
 SPLITS = ("train", "dev", "test")
 
@@ -157,43 +155,11 @@ def qrels_rows(col: Collection, split: dict[str, list[str]]) -> list[dict[str, A
             for name, ids in split.items() for q in ids for d, g in sorted(col.qrels.get(q, {}).items())]
 
 
-def save_prepared(tables: dict[str, Any], path: str | Path) -> None:
-    """Write the prepared tables (each a list of row dicts, or an Arrow table) as one
-    `DatasetDict` (Arrow), atomically."""
-    import datasets
-    import pyarrow as pa
-    from datasets import Dataset, DatasetDict
-
-    empty = [name for name, rows in tables.items() if len(rows) == 0]
-    if empty:
-        raise ValueError(f"refusing to save empty tables: {empty}")
-    dd = DatasetDict({name: Dataset(rows) if isinstance(rows, pa.Table) else Dataset.from_pandas(pd.DataFrame(rows), preserve_index=False)
-                      for name, rows in tables.items()})
-    was_disabled = datasets.is_progress_bar_enabled() is False
-    datasets.disable_progress_bars()  # a bar per small table is noise in an executed notebook
-    try:
-        with atomic_dir(path) as tmp:
-            dd.save_to_disk(str(tmp))
-    finally:
-        if not was_disabled:
-            datasets.enable_progress_bars()
-
-
 def prepared_summary(prepared: Any) -> pd.DataFrame:
     """One row per table of a `DatasetDict` (or a mapping of datasets): its rows and columns; what a
     reader needs instead of the `DatasetDict` repr."""
     return pd.DataFrame([{"table": name, "rows": ds.num_rows, "columns": ", ".join(ds.column_names)}
                          for name, ds in prepared.items()]).set_index("table")
-
-
-def load_prepared(path: str | Path):
-    """Read what `save_prepared` wrote (a `datasets.DatasetDict`), with a clear error if absent."""
-    from datasets import load_from_disk
-
-    path = Path(path)
-    if not (path / "dataset_dict.json").is_file():
-        raise FileNotFoundError(f"no prepared data at {path}: run notebook 01 (make replicate) first")
-    return load_from_disk(str(path))
 
 
 def judged_ranks(col: Collection, index: BM25Index, query_ids: Iterable[str], depth: int = RANK_DEPTH) -> pd.DataFrame:

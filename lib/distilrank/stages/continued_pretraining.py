@@ -27,7 +27,7 @@ import seaborn as sns
 import torch
 from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
 
-from distilrank import backbones, finetune, metrics, progress, teacher
+from distilrank import backbones, decoders, finetune, metrics, progress
 from distilrank.precision import autocast, trainer_flags
 from distilrank.progress import bar, plain_progress
 from distilrank.rankers import decoder_prompt, document_text, end_token_id
@@ -240,8 +240,8 @@ def compare_variants(prepared: Any, train_rows: Sequence[dict], dev_rows: Sequen
     for variant in cfg.cpt.variants:
         with progress.task(f"{variant} decoder"):  # the live progress lines in the terminal
             set_seed(cfg.seed)
-            lm, tok = teacher.build_variant(variant, cfg, corpus_texts, cfg.seed)
-            teacher.save_lm(lm, tok, cpt_dir / variant / "init")
+            lm, tok = decoders.build_variant(variant, cfg, corpus_texts, cfg.seed)
+            decoders.save_lm(lm, tok, cpt_dir / variant / "init")
             train_f = build_features(tok, train_rows, cfg.cpt.max_len)
             dev_f = build_features(tok, dev_rows, cfg.cpt.max_len)
             before = target_nll(lm, tok, dev_f, device=device, precision=precision)
@@ -254,7 +254,7 @@ def compare_variants(prepared: Any, train_rows: Sequence[dict], dev_rows: Sequen
             seconds = time.perf_counter() - start
             after = target_nll(lm, tok, dev_f, device=device, precision=precision)
             per_after = likelihood_metrics(lm, tok, dev_cand, cand_f, qrels, device=device, precision=precision)
-            teacher.save_lm(lm, tok, cpt_dir / variant / "cpt")
+            decoders.save_lm(lm, tok, cpt_dir / variant / "cpt")
             models[variant] = (lm, tok)
             curves += [{"variant": variant, "step": h["step"], "loss": h["loss"]} for h in log]
             summary.append({"variant": variant, "parameters": backbones.n_parameters(lm), "vocabulary": len(tok),

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from distilrank import clicks, metrics, paper, rankers
-from distilrank.prep import load_prepared
+from distilrank.artifacts import load_prepared
 
 AB_METRICS = {"page_ctr": "sim_page_ctr", "user_ctr": "sim_user_ctr", "dwell_s": "sim_dwell"}  # ab_compare's metric -> results.json's
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from distilrank.backbones import train_tokenizer
-from distilrank.cpt import IGNORE, cpt_features, cpt_prompt, cpt_target, likelihood_reading, plot_comparison
+from distilrank.stages.continued_pretraining import IGNORE, cpt_features, cpt_prompt, cpt_target, likelihood_reading, plot_comparison
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,7 @@ def test_target_loglik_prefers_the_target_the_model_learned(tmp_path):
     import torch
     from transformers import AutoModelForCausalLM, LlamaConfig
 
-    from distilrank.cpt import build_features, target_loglik, train_cpt
+    from distilrank.stages.continued_pretraining import build_features, target_loglik, train_cpt
 
     tok = train_tokenizer(["query clicked document wing flutter boundary layer heat transfer"] * 5, 40)
     torch.manual_seed(0)
@@ -69,7 +69,7 @@ def _prepared():
 
 
 def test_tokenizer_texts_only_for_a_scratch_decoder_and_candidate_rows():
-    from distilrank.cpt import candidate_rows, tokenizer_texts
+    from distilrank.stages.continued_pretraining import candidate_rows, tokenizer_texts
 
     prepared = _prepared()
     assert tokenizer_texts(prepared, ["minilm"]) == []
@@ -86,8 +86,8 @@ def test_compare_variants_trains_saves_and_tabulates_a_scratch_decoder(tmp_path)
     import matplotlib
 
     matplotlib.use("Agg")
-    from distilrank import teacher
-    from distilrank.cpt import candidate_rows, compare_variants, continuations, plot_comparison
+    from distilrank import decoders
+    from distilrank.stages.continued_pretraining import candidate_rows, compare_variants, continuations, plot_comparison
 
     prepared = _prepared()
     cfg = SimpleNamespace(seed=0, llm=None, cpt=SimpleNamespace(
@@ -109,14 +109,14 @@ def test_compare_variants_trains_saves_and_tabulates_a_scratch_decoder(tmp_path)
     assert len(gens) == 1 and list(gens.columns) == ["test query", "its best-judged document", "scratch"]
     assert gens.loc[0, "its best-judged document"] in {cpt_target("wing flutter", "flutter of a wing at high speed"),
                                                        cpt_target("shock waves", "shock waves past a cone")}
-    choice = teacher.write_choice(run.table, tmp_path)
-    assert choice["variant"] == "scratch" and teacher.read_choice(tmp_path) == choice
+    choice = decoders.write_choice(run.table, tmp_path)
+    assert choice["variant"] == "scratch" and decoders.read_choice(tmp_path) == choice
 
 
 def _comparison(before: float, after: float, random_dev: float = 0.082):
     import pandas as pd
 
-    from distilrank.cpt import VariantComparison
+    from distilrank.stages.continued_pretraining import VariantComparison
 
     table = pd.DataFrame([{"variant": "minilm", "dev ppl/word before": 478695.0, "dev ppl/word after": 847.3,
                            "dev ndcg@5 (likelihood) before": before, "dev ndcg@5 (likelihood) after": after}]).set_index("variant")

@@ -4,7 +4,8 @@ side-by-side judgments, on hand-made tables."""
 import pandas as pd
 import pytest
 
-from distilrank import online, paper
+from distilrank import paper
+from distilrank.stages import online_simulation
 
 
 def _tables():
@@ -20,7 +21,7 @@ def _tables():
 
 def test_result_rows_record_changes_levels_interleaving_and_side_by_side():
     ab, rates, sbs = _tables()
-    rows = {(r["system"], r["metric"]): r for r in online.result_rows(ab, rates, sbs, [("a", "b")], "pbm", n_queries=8)}
+    rows = {(r["system"], r["metric"]): r for r in online_simulation.result_rows(ab, rates, sbs, [("a", "b")], "pbm", n_queries=8)}
     assert rows[("b vs a", "sim_page_ctr_change")]["value"] == pytest.approx(0.1) and rows[("b vs a", "sim_page_ctr_change")]["ci_low"] == 0.05
     assert rows[("a", "sim_dwell")]["value"] == 60.0 and rows[("b", "sim_dwell")]["ci_high"] == 67.0  # each arm under its own name
     assert rows[("b vs a", "interleaving_loss_rate")]["value"] == 0.2 and rows[("b vs a", "interleaving_loss_rate")]["n_queries"] is None
@@ -30,7 +31,7 @@ def test_result_rows_record_changes_levels_interleaving_and_side_by_side():
 
 def test_summary_table_ends_with_the_papers_real_user_figures():
     ab, rates, sbs = _tables()
-    table = online.summary_table(ab, rates, sbs, [("a", "b")], "pbm")
+    table = online_simulation.summary_table(ab, rates, sbs, [("a", "b")], "pbm")
     assert table.loc["b vs a"].tolist() == ["+10.00%", "+0.00%", "+3.33%", "0.60", "6 : 3 : 1"]
     last = table.iloc[-1]
     assert last.name.startswith("paper") and last["PageCTR change"] == f"{paper.ONLINE_CHANGE['page_ctr']:+.2%}" == "+0.47%"

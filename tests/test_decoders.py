@@ -3,7 +3,7 @@ from types import SimpleNamespace
 import pytest
 from transformers import AutoTokenizer
 
-from distilrank import teacher
+from distilrank import decoders
 from distilrank.rankers import LastTokenScorer, encode_pairs, score_pairs
 
 TEXTS = ["wing flutter at high speed", "boundary layer heat transfer", "shock waves past a cone"] * 10
@@ -11,8 +11,8 @@ TEXTS = ["wing flutter at high speed", "boundary layer heat transfer", "shock wa
 
 def test_scratch_variant_saves_and_reloads_as_a_scorer(tmp_path):
     cfg = SimpleNamespace(cpt=SimpleNamespace(scratch=SimpleNamespace(vocab_size=120, hidden=16, layers=1, heads=2, intermediate=32)))
-    lm, tok = teacher.build_variant("scratch", cfg, TEXTS, seed=0)
-    teacher.save_lm(lm, tok, tmp_path / "init")
+    lm, tok = decoders.build_variant("scratch", cfg, TEXTS, seed=0)
+    decoders.save_lm(lm, tok, tmp_path / "init")
     scorer = LastTokenScorer.from_decoder(tmp_path / "init")
     tok2 = AutoTokenizer.from_pretrained(str(tmp_path / "init"))
     assert tok2("wing flutter")["input_ids"] == tok("wing flutter")["input_ids"]
@@ -22,11 +22,11 @@ def test_scratch_variant_saves_and_reloads_as_a_scorer(tmp_path):
 
 def test_unknown_variant_and_missing_choice(tmp_path):
     with pytest.raises(ValueError, match="unknown CPT variant"):
-        teacher.build_variant("gpt5", None, [], seed=0)
+        decoders.build_variant("gpt5", None, [], seed=0)
     with pytest.raises(FileNotFoundError, match="run notebook 02"):
-        teacher.read_choice(tmp_path)
-    teacher.write_json({"variant": "scratch"}, tmp_path / "choice.json")
-    assert teacher.read_choice(tmp_path)["variant"] == "scratch"
+        decoders.read_choice(tmp_path)
+    decoders.write_json({"variant": "scratch"}, tmp_path / "choice.json")
+    assert decoders.read_choice(tmp_path)["variant"] == "scratch"
 
 
 def test_trained_tokenizer_is_deterministic():
@@ -45,10 +45,10 @@ def test_trained_tokenizer_is_deterministic():
 
 
 def test_no_cpt_variant_is_a_pretrained_decoder_when_one_exists():
-    assert teacher.no_cpt_variant(["minilm", "scratch"], "minilm") == ("minilm", "teacher-no-cpt")
-    assert teacher.no_cpt_variant(["minilm", "scratch"], "scratch") == ("minilm", "teacher-no-cpt")
-    assert teacher.no_cpt_variant(["hub"], "hub") == ("hub", "teacher-no-cpt")
-    assert teacher.no_cpt_variant(["scratch"], "scratch") == ("scratch", "teacher-random-init")
+    assert decoders.no_cpt_variant(["minilm", "scratch"], "minilm") == ("minilm", "teacher-no-cpt")
+    assert decoders.no_cpt_variant(["minilm", "scratch"], "scratch") == ("minilm", "teacher-no-cpt")
+    assert decoders.no_cpt_variant(["hub"], "hub") == ("hub", "teacher-no-cpt")
+    assert decoders.no_cpt_variant(["scratch"], "scratch") == ("scratch", "teacher-random-init")
 
 
 def test_write_choice_keeps_the_best_likelihood_ranker(tmp_path):
@@ -58,9 +58,9 @@ def test_write_choice_keeps_the_best_likelihood_ranker(tmp_path):
 
     table = pd.DataFrame({"variant": ["minilm", "scratch"], "dev ppl/word after": [900.0, 300.0],
                           "dev ndcg@5 (likelihood) after": [0.41234, 0.3]}).set_index("variant")
-    choice = teacher.write_choice(table, tmp_path)
+    choice = decoders.write_choice(table, tmp_path)
     assert choice == {"variant": "minilm", "criterion": "dev NDCG@5 of the likelihood ranker after CPT",
                       "values": {"minilm": 0.4123, "scratch": 0.3}}
-    assert teacher.read_choice(tmp_path) == choice
+    assert decoders.read_choice(tmp_path) == choice
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert [r["variant"] for r in summary] == ["minilm", "scratch"] and summary[1]["dev ppl/word after"] == 300.0

@@ -43,7 +43,7 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from transformers import TrainerCallback
 
 from distilrank import distill, metrics, results, verdicts
-from distilrank.prep import load_prepared
+from distilrank.artifacts import load_prepared
 from distilrank.training import Group, cut_group
 
 

@@ -59,7 +59,7 @@ CHOICE_CRITERION = "dev ndcg@5 (likelihood) after"
 
 def write_choice(table: pd.DataFrame, cpt_root: str | Path) -> dict:
     """Notebook 02's guess at the teacher's decoder: the variant of `table` (one row per variant,
-    `cpt.compare_variants`) whose likelihood ranker has the higher dev NDCG@5 after CPT, written to
+    `stages.continued_pretraining.compare_variants`) whose likelihood ranker has the higher dev NDCG@5 after CPT, written to
     `choice.json` with every variant's value; the whole table goes to `summary.json`. Returns the
     choice."""
     best = table[CHOICE_CRITERION].idxmax()

@@ -24,7 +24,7 @@ import pandas as pd
 import seaborn as sns
 from transformers import AutoTokenizer
 
-from distilrank import backbones, dense, fusion, metrics, prep, rankers, results, teacher, training, verdicts
+from distilrank import artifacts, backbones, decoders, dense, fusion, metrics, rankers, results, training, verdicts
 from distilrank.formats import format_p
 from distilrank.runtime import set_seed
 from distilrank.sampling import pick_queries
@@ -83,7 +83,7 @@ def train_variants(cfg: Any, groups: pd.DataFrame, eval_frames: dict[str, pd.Dat
         set_seed(cfg.seed)
         start = out / "cpt" / variant / "cpt"
         systems[f"teacher-cpt-{variant}"] = training.train_system(
-            teacher.load_scorer(start, cfg.llm), AutoTokenizer.from_pretrained(str(start)), groups,
+            decoders.load_scorer(start, cfg.llm), AutoTokenizer.from_pretrained(str(start)), groups,
             cfg.teacher.for_variant(variant), eval_frames, seed=cfg.seed, device=device, work_dir=str(out / "trainer"),
             scores_to=out / "scores" / f"teacher-cpt-{variant}", qrels=qrels, precision=precision)
     return systems
@@ -117,12 +117,12 @@ def save_teacher(system: TrainedSystem, frames: dict[str, pd.DataFrame], cfg: An
 
 def train_ablation(variant: str, name: str, cfg: Any, groups: pd.DataFrame, eval_frames: dict[str, pd.DataFrame], out: Path, *,
                    qrels: pd.DataFrame, device: str, precision: str) -> TrainedSystem:
-    """The CPT ablation `name` (`teacher.no_cpt_variant`): the same head, groups, seed and learning
+    """The CPT ablation `name` (`decoders.no_cpt_variant`): the same head, groups, seed and learning
     rate on the `variant` decoder before CPT (`cpt/<variant>/init`), saved under `teachers/<name>`."""
     set_seed(cfg.seed)
     start = out / "cpt" / variant / "init"
     return training.train_system(
-        teacher.load_scorer(start, cfg.llm), AutoTokenizer.from_pretrained(str(start)), groups,
+        decoders.load_scorer(start, cfg.llm), AutoTokenizer.from_pretrained(str(start)), groups,
         cfg.teacher.for_variant(variant), eval_frames, seed=cfg.seed, device=device, work_dir=str(out / "trainer"),
         save_to=out / "teachers" / name, scores_to=out / "scores" / name, qrels=qrels, precision=precision)
 
@@ -180,7 +180,7 @@ def fit_ensembles(lists: Mapping[str, pd.DataFrame], llm: TrainedSystem, cfg: An
         scores[name] = {split: lists[split][col].to_numpy() for split in SPLITS}
         rankers.save_scores({s: lists[s].assign(score=lists[s][col]) for s in SPLITS}, out / "scores" / name,
                             precision=precision)  # fused from scores made at the run's precision
-    teacher.write_json({**{name: f.to_dict() for name, f in fusions.items()}, "fitted on": "training queries, BM25 top-k rows",
+    decoders.write_json({**{name: f.to_dict() for name, f in fusions.items()}, "fitted on": "training queries, BM25 top-k rows",
                         "fit": "pairwise logistic regression on scores standardised with the training rows' mean and sd (global)"},
                        out / "teachers" / "ensemble.json")
     return Ensembles(lists, fusions["teacher-ensemble"].weights, fusions["bm25+dense-minilm"].weights, scores, fusions)
@@ -354,7 +354,7 @@ def save_transfer(lists: Mapping[str, pd.DataFrame], out: Path) -> dict[str, pd.
     """The transfer set: every list with its teacher, dense, BM25, ensemble and `bm25+dense-minilm`
     (`no_llm_score`) scores, saved as one `DatasetDict` under `transfer/`; returns it."""
     transfer = dict(lists)
-    prep.save_prepared({k: v.to_dict(orient="records") for k, v in transfer.items()}, out / "transfer")
+    artifacts.save_prepared({k: v.to_dict(orient="records") for k, v in transfer.items()}, out / "transfer")
     return transfer
 
 

@@ -20,7 +20,6 @@ query's metric (`metrics.seed_mean`).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -34,31 +33,19 @@ from transformers import AutoTokenizer
 
 from distilrank import backbones, distill, fusion, losses, metrics, progress, rankers, results, verdicts
 from distilrank.formats import format_p
+from distilrank.metrics import quality_table
 from distilrank.paths import write_json
+from distilrank.rankers import remove_stale_seeds
+from distilrank.recipes import RECIPE_FILE, RECIPE_KEYS, recipe_name, recipe_params
 from distilrank.runtime import set_seed
 from distilrank.sampling import pick_queries
-from distilrank.training import TrainedSystem, curve_rows, seed_settings, steps_to_reach, train_system
+from distilrank.training import TrainedSystem, seed_settings, steps_to_reach, train_system
 
 LABELS_LOSS = "ranknet"  # the labels-only student: RankNet on the judged gains of its lists
 NO_LLM = "no-llm"  # suffix of the student distilled from bm25+dense-minilm (`bert6-hybrid-no-llm`)
-RECIPE_FILE = "recipe.json"
 
 
-# Section 2: the recipe, chosen on dev.
-
-def recipe_params(params, recipe) -> object:
-    """The `distill` section with what `recipe` (a `config.Recipe`, or its dict) sets."""
-    values = recipe if isinstance(recipe, dict) else recipe.model_dump()
-    return params.model_copy(update={k: v for k, v in values.items() if v is not None})
-
-
-RECIPE_KEYS = ("max_len", "pseudo_groups", "schedule", "epochs")  # what a recipe may set (`config.Recipe`)
-
-
-def recipe_name(params) -> str:
-    """A recipe's short name: input length, pseudo-query groups, schedule and passes."""
-    return f"len{params.max_len}-pseudo{params.pseudo_groups}-{params.schedule}-x{params.epochs}"
-
+# Section 2: the recipe, chosen on dev (`recipes`: its settings, name and the chosen file).
 
 def student_frame(train_all: pd.DataFrame, pseudo_groups: int, seed: int) -> pd.DataFrame:
     """The distilled students' training frame at a recipe: every training query's list and
@@ -134,15 +121,6 @@ def try_recipes(params, recipes: Sequence, train_all: pd.DataFrame, eval_frames:
     return RecipeSweep(table, chosen, systems)
 
 
-def chosen_params(params, out: Path) -> object:
-    """The `distill` section with the recipe notebook 04 chose on dev (`students/recipe.json`)."""
-    path = Path(out) / "students" / RECIPE_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"no chosen recipe at {path}: run notebook 04")
-    chosen = json.loads(path.read_text())
-    return params.model_copy(update={k: chosen[k] for k in RECIPE_KEYS if k in chosen})
-
-
 # Section 3: the core students, several seeds each.
 
 def core_students(student: str, no_llm: bool) -> dict[str, tuple[str, str]]:
@@ -177,18 +155,6 @@ def train_core(params, frames: Mapping[str, tuple[pd.DataFrame, str]], eval_fram
                 runs.setdefault(name, []).append(train_one(name, loss, frame, target, params, eval_frames, start=start, seed=seed,
                                                            first=i == 0, steps=steps, out=out, qrels=qrels, device=device, precision=precision))
     return runs
-
-
-def remove_stale_seeds(scores_dir: Path, names: Sequence[str], further: Sequence[int]) -> list[Path]:
-    """Delete the `name@seed<k>` score caches of `names` whose k is not in `further` (the seeds
-    after the first); returns what it removed."""
-    import shutil
-
-    keep = {f"{rankers.SEED_MARK}{k}" for k in further}
-    stale = [d for name in names for d in rankers.seed_dirs(scores_dir, name)[1:] if not any(d.name.endswith(k) for k in keep)]
-    for d in stale:
-        shutil.rmtree(d)
-    return stale
 
 
 def budget_table(runs: Mapping[str, list[TrainedSystem]], frames: Mapping[str, tuple[pd.DataFrame, str]], students: Sequence[str],
@@ -257,24 +223,6 @@ def evaluate_on_test(runs: Mapping[str, list[TrainedSystem]], test: pd.DataFrame
     per = {"random": refs["random"], **{n: metrics.seed_mean(f) for n, f in per_seed.items()}, "oracle": refs["oracle"]}
     summary = {n: metrics.summarise(pq, seed=seed).set_index("metric") for n, pq in per.items()}
     return TestEvaluation(per, per_seed, summary, weights, quality_table(summary, per_seed, teacher))
-
-
-def quality_table(summary: Mapping[str, pd.DataFrame], per_seed: Mapping[str, list[pd.DataFrame]], teacher: str) -> pd.DataFrame:
-    """PNR, NDCG@5 and NDCG@10 with 95% query-bootstrap intervals (of the seed mean), the seeds,
-    the spread of NDCG@5 across seeds, and the share of the teacher's NDCG@5."""
-    teacher_ndcg = summary[teacher].loc["ndcg@5", "value"]
-    rows = []
-    for name, s in summary.items():
-        row = {"system": name}
-        for m in ("pnr", "ndcg@5", "ndcg@10"):
-            row[m] = metrics.format_interval(s.loc[m, "value"], s.loc[m, "ci_low"], s.loc[m, "ci_high"])
-        seeds = per_seed.get(name, [])
-        row["seeds"] = len(seeds) if len(seeds) > 1 else ""
-        row["ndcg@5 sd across seeds"] = f"{metrics.seed_spread(seeds, 'ndcg@5'):.3f}" if len(seeds) > 1 else ""
-        share = s.loc["ndcg@5", "value"] / teacher_ndcg if teacher_ndcg > 0 and name not in metrics.REFERENCES else np.nan
-        row[f"share of {teacher} ndcg@5"] = "" if np.isnan(share) else f"{share:.2f}"
-        rows.append(row)
-    return pd.DataFrame(rows).set_index("system")
 
 
 def result_rows(evaluation: TestEvaluation, names: Sequence[str], teacher: str) -> list[dict]:
@@ -433,17 +381,8 @@ def learning_curves(runs: Mapping[str, list[TrainedSystem]]) -> pd.DataFrame:
     return pd.DataFrame([{"system": name, **h} for name, seeds in runs.items() for h in seeds[0].history])
 
 
-def dev_references(dev: pd.DataFrame, qrels: pd.DataFrame, teacher: str, teacher_col: str, curve_queries: int | None, seed: int) -> dict[str, float]:
-    """Dev NDCG@5 of the teacher, BM25 and `random` on the dev queries the learning curves read
-    (`training.curve_rows`): the curves' reference lines, on the same queries as the curves."""
-    d = dev[curve_rows(dev, curve_queries, seed)]
-    ndcg = lambda df, col: metrics.aggregate(metrics.evaluate_candidates(df, score=col, qrels=qrels), "ndcg@5")  # noqa: E731
-    return {f"{teacher} (dev)": ndcg(d, teacher_col), "bm25 (dev)": ndcg(d, "bm25_score"),
-            "random (dev)": metrics.aggregate(metrics.evaluate_references(d, qrels, seed=seed)["random"], "ndcg@5")}
-
-
 def plot_learning_curves(curve: pd.DataFrame, dev_ref: Mapping[str, float], budget: int) -> plt.Figure:
-    """Dev NDCG@5 against the step, one line per student (first seed), with the `dev_references`
+    """Dev NDCG@5 against the step, one line per student (first seed), with the `training.dev_references`
     lines and the budget's end marked; the legend outside the data."""
     fig, ax = plt.subplots(figsize=(9, 3.8))
     sns.lineplot(curve, x="step", y="dev ndcg@5", hue="system", marker="o", ax=ax)
