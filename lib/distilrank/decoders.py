@@ -19,7 +19,7 @@ import torch
 from distilrank import backbones, finetune
 from distilrank.paths import atomic_dir
 from distilrank.paths import (
-    write_json as write_json,  # where notebooks and training.py import it from
+    write_json as write_json,  # where notebook 03 and stages.teacher_finetune import it from
 )
 from distilrank.rankers import LastTokenScorer
 
