@@ -7,7 +7,7 @@ Writes a synthetic collection as TREC-style files (passages of ~55 words drawn f
 vocabulary, as MS MARCO's passages are about that long; each query is five words of one passage,
 which is its one judged document), then times what notebook 01 does with it: reading it into
 Arrow (`data.read_trec`), indexing with bm25s (`bm25.BM25Index`), and building training groups
-and evaluation lists with top-k retrieval (`data_prep.train_groups`, `data_prep.eval_candidates`). Prints
+and evaluation lists with top-k retrieval (`data_prep.first_stage_groups`, `data_prep.eval_candidates`). Prints
 each step's seconds, the per-query retrieval rate with what it implies for 20,000 queries (the
 paper profile), and the peak resident memory. Figures are for this machine only.
 """
@@ -87,12 +87,12 @@ def main() -> None:
         qids = sorted(col.qrels)
         half = len(qids) // 2
         start = time.perf_counter()
-        groups = data_prep.train_groups(col, index, qids[:half], n_negatives=31, depth=200, seed=args.seed)
-        timings[f"train_groups ({half} queries, 31 negatives from the top 200)"] = time.perf_counter() - start
+        groups = data_prep.first_stage_groups(data_prep.eval_candidates(col, index, qids[:half], depth=args.depth))
+        timings[f"first_stage_groups ({half} training queries, BM25 top {args.depth})"] = time.perf_counter() - start
         start = time.perf_counter()
-        lists = data_prep.eval_candidates(col, index, qids[half:], depth=args.depth, add_judged=True)
-        timings[f"eval_candidates ({len(qids) - half} queries, top {args.depth} + judged)"] = time.perf_counter() - start
-        hit = np.mean([r["bm25_rank"] == 1 for r in lists if r["source"] != "bm25_negative" and r["gain"] > 0])
+        lists = data_prep.eval_candidates(col, index, qids[half:], depth=args.depth)
+        timings[f"eval_candidates ({len(qids) - half} queries, BM25 top {args.depth})"] = time.perf_counter() - start
+        hit = np.mean([r["bm25_rank"] == 1 for r in lists if r["gain"] > 0])
 
     per_query = (list(timings.values())[-2] + list(timings.values())[-1]) / len(qids)
     print(f"synthetic corpus: {args.passages:,} passages ({size_mb:,.0f} MB of JSONL), {len(qids):,} judged queries")
