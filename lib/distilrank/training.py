@@ -9,17 +9,19 @@ scores all of them in one forward pass, reshapes to a (Q, K) matrix and hands it
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
-from distilrank import finetune, losses, metrics, progress
+from distilrank import finetune, losses, metrics, parallel, progress
 from distilrank.distill import pick_queries
 from distilrank.precision import trainer_flags
 from distilrank.progress import plain_progress
@@ -378,3 +380,114 @@ def train_system(model: torch.nn.Module, tokenizer, groups_df: pd.DataFrame, par
         if scores_to is not None:
             write_json({"steps": taken, "history": history, "timing": timing}, Path(scores_to) / CURVE_FILE)
         return TrainedSystem(model, tokenizer, scores, history, timing)
+
+
+def launched_system(p: parallel.Plan, spec: parallel.ModelSpec, tokenizer_path: str | Path, groups_df: pd.DataFrame, params: Any,
+                    eval_frames: dict[str, pd.DataFrame], *, seed: int, work_dir: str, save_to: str | Path | None = None,
+                    scores_to: str | Path | None = None, target: str = "gain", loss: parallel.LossSpec | None = None,
+                    steps: int | None = None, qrels: pd.DataFrame | None = None, precision: str = "fp32",
+                    probe: str | Path | None = None) -> TrainedSystem:
+    """`train_system` on `p`'s processes: the same model (`spec`), groups, settings and
+    seed; DDP training (gradients averaged, the dev learning curve measured by rank 0), the
+    trained model saved by rank 0, every frame of `eval_frames` scored in shards and merged. The
+    model is read back, then saved and cached exactly as in one process (`save_to`, `scores_to`,
+    the learning curve beside the scores). `probe` (a folder) keeps each rank's first batch and
+    the first step's averaged gradient (`train_task`): how the tests compare it with one process."""
+    from distilrank.rankers import load_ranker
+
+    label = Path(scores_to or save_to).name if (scores_to or save_to) else "ranker"
+    with progress.task(label):
+        start = time.perf_counter()
+        job_dir = parallel.fresh_dir(Path(work_dir) / "launch" / label)
+        frames = {name: parallel.write_frame(df, job_dir / "frames" / f"{name}.parquet") for name, df in eval_frames.items()}
+        job = {"task": "train", "label": label, "model": asdict(spec), "tokenizer": str(tokenizer_path),
+               "groups": parallel.write_frame(groups_df, job_dir / "frames" / "groups.parquet"), "params": parallel.params_json(params),
+               "frames": frames, "qrels": parallel.write_frame(qrels, job_dir / "frames" / "qrels.parquet") if qrels is not None else None,
+               "seed": seed, "target": target, "loss": asdict(loss) if loss is not None else None, "steps": steps,
+               "precision": precision, "output_dir": str(job_dir / "trainer"), "probe": str(probe) if probe else None}
+        parallel.launch(p, job, job_dir)
+        model, tokenizer = load_ranker(job_dir / "model")
+        shutil.rmtree(job_dir / "model")  # read back: saved again below where the single-process path saves it (a 7B copy less on disk)
+        result = json.loads((job_dir / "result.json").read_text())
+        history, taken = result["history"], result["steps"]
+        scores = parallel.merge_shards(job_dir, {name: len(df) for name, df in eval_frames.items()}, p.processes)
+        trained = start + result["train seconds"]
+        dev_df = eval_frames.get("dev")
+        if dev_df is not None and (not history or history[-1]["step"] != taken):
+            rows = curve_rows(dev_df, params.curve_queries, seed)
+            history.append({"step": taken, **dev_point(dev_df[rows], scores["dev"][rows], qrels)})
+        if save_to is not None:
+            save_ranker(model, tokenizer, save_to, max_len=params.max_len)
+        if scores_to is not None:
+            save_scores({name: df.assign(score=scores[name]) for name, df in eval_frames.items()}, scores_to, precision=precision)
+        timing = {"train minutes": (trained - start) / 60, "total minutes": (time.perf_counter() - start) / 60}
+        if scores_to is not None:
+            write_json({"steps": taken, "history": history, "timing": timing}, Path(scores_to) / CURVE_FILE)
+        return TrainedSystem(model, tokenizer, scores, history, timing)
+
+
+class FirstStepProbe:
+    """What the tests compare with one process: each rank's first batch (the model's inputs via a
+    forward pre-hook, the targets and mask via the loss) and, on rank 0, the first step's
+    gradients once DDP averaged them (`on_pre_optimizer_step`, after Trainer's clipping)."""
+
+    def __init__(self, model: torch.nn.Module, loss_fn: Callable, folder: str | Path, rank: int) -> None:
+        self.folder, self.rank, self.loss_fn, self.batch = Path(folder), rank, loss_fn, {}
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.hook = model.register_forward_pre_hook(self._inputs, with_kwargs=True)
+        probe = self
+
+        class Gradients(TrainerCallback):
+            def on_pre_optimizer_step(self, args, state, control, model=None, **kwargs):
+                if state.global_step == 0 and probe.rank == 0:
+                    torch.save({n: p.grad.detach().cpu().clone() for n, p in model.named_parameters() if p.grad is not None},
+                               probe.folder / "grads.pt")
+
+        self.callback = Gradients()
+
+    def _inputs(self, module, args, kwargs):
+        self.batch.update({k: v.detach().cpu() for k, v in kwargs.items() if isinstance(v, torch.Tensor)})
+        self.hook.remove()
+
+    def __call__(self, scores: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        if "targets" not in self.batch:
+            self.batch.update(targets=targets.detach().cpu(), mask=mask.detach().cpu())
+            torch.save(self.batch, self.folder / f"batch.rank{self.rank}.pt")
+        return self.loss_fn(scores, targets, mask)
+
+
+def train_task(job: dict, state) -> None:
+    """A launched process's share of `launched_system`: the model `job["model"]` describes, trained
+    by `fit_ranker` under the Trainer's DDP (the dev learning curve on rank 0 only), adapters
+    merged, saved by rank 0 (`model/`); then this process's share of every evaluation frame
+    scored (`parallel.shard_bounds`) and written as its shard; rank 0 writes `result.json`."""
+    from transformers import AutoTokenizer
+
+    from distilrank.launch_jobs import device_of
+
+    rank, device = state.process_index, device_of(state)
+    params = parallel.read_params(job["params"])
+    model = parallel.ModelSpec(**job["model"]).build()
+    tokenizer = AutoTokenizer.from_pretrained(job["tokenizer"])
+    frames = {name: pd.read_parquet(path) for name, path in job["frames"].items()}
+    qrels = pd.read_parquet(job["qrels"]) if job["qrels"] else None
+    loss_fn = losses.make_loss(job["loss"]["name"], **job["loss"]["kwargs"]) if job["loss"] else losses.make_loss(params.loss)
+    callbacks = []
+    if job.get("probe"):
+        probe = FirstStepProbe(model, loss_fn, job["probe"], rank)
+        loss_fn, callbacks = probe, [probe.callback]
+    start = time.perf_counter()
+    history, taken = fit_ranker(model, tokenizer, pd.read_parquet(job["groups"]), params, seed=job["seed"], device=device,
+                                output_dir=job["output_dir"], target=job["target"], dev_df=frames.get("dev") if rank == 0 else None,
+                                loss_fn=loss_fn, steps=job["steps"], qrels=qrels, precision=job["precision"], callbacks=callbacks)
+    seconds = time.perf_counter() - start
+    model = finetune.merge(model)
+    if rank == 0:
+        save_ranker(model, tokenizer, Path(job["job_dir"]) / "model", max_len=params.max_len)
+    for name, df in frames.items():
+        lo, hi = parallel.shard_bounds(len(df), state.num_processes, rank)
+        scores = (score_candidates(model, tokenizer, df.iloc[lo:hi], params.max_len, params.batch_size, device, desc=name,
+                                   precision=job["precision"]) if hi > lo else [])
+        parallel.write_shard(job["job_dir"], name, rank, scores)
+    if rank == 0:
+        write_json({"history": history, "steps": taken, "train seconds": seconds}, Path(job["job_dir"]) / "result.json")
