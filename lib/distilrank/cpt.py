@@ -106,7 +106,7 @@ def train_cpt(model, tokenizer, features: Sequence[dict], *, output_dir: str, ep
         logging_steps=max(1, math.ceil(len(features) / batch_size * epochs / 20)), save_strategy="no",
         report_to="none", seed=seed, data_seed=seed, use_cpu=device == "cpu", **trainer_flags(precision),
         optim="adamw_torch_fused", train_sampling_strategy="group_by_length",
-        length_column_name="length", dataloader_num_workers=0, disable_tqdm=False,
+        length_column_name="length", dataloader_num_workers=0, disable_tqdm=False, **parallel.trainer_flags(),
     )
     collator = DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=IGNORE, padding=True)
     trained = finetune.prepare(model, llm, "CAUSAL_LM") if llm is not None else model

@@ -87,6 +87,13 @@ def plan(section: Any, device: str, *, role: str = "student") -> Plan | None:
     return Plan(n, device, backend, strategy)
 
 
+def trainer_flags() -> dict[str, bool]:
+    """`TrainingArguments` keywords for a launched process (none in the kernel: its arguments stay
+    as they were): every parameter of these rankers and decoders is used in the forward pass or
+    frozen, so DDP need not search the graph for unused ones (a traversal per step, and a warning)."""
+    return {"ddp_find_unused_parameters": False} if int(os.environ.get("WORLD_SIZE", "1")) > 1 else {}
+
+
 def cpu_threads(processes: int) -> int:
     """Threads per process on a CPU: the cores shared out, at least one."""
     return max(1, (os.cpu_count() or 1) // processes)
@@ -261,14 +268,14 @@ def read_params(spec: dict) -> Any:
 
 
 def score_frames(p: Plan, model_path: str | Path, frames: Mapping[str, pd.DataFrame], job_dir: str | Path, *, max_len: int,
-                 batch_size: int, precision: str, label: str = "scoring") -> dict[str, np.ndarray]:
+                 batch_size: int, precision: str) -> dict[str, np.ndarray]:
     """Scores of every frame's rows by the ranker saved at `model_path` (`rankers.load_ranker`),
     each process scoring its share (`shard_bounds`), merged in the original order: what
     `rankers.score_candidates` gives in one process."""
     job_dir = fresh_dir(job_dir)
     files = {name: write_frame(df[["query_id", "doc_id", "query", "title", "summary"]], job_dir / "frames" / f"{name}.parquet")
              for name, df in frames.items()}
-    launch(p, {"task": "score", "label": label, "model": str(model_path), "frames": files, "max_len": max_len,
+    launch(p, {"task": "score", "label": job_dir.name, "model": str(model_path), "frames": files, "max_len": max_len,
                "batch_size": batch_size, "precision": precision}, job_dir)
     return merge_shards(job_dir, {name: len(df) for name, df in frames.items()}, p.processes)
 

@@ -207,7 +207,7 @@ def train_groups(model: torch.nn.Module, groups: Sequence[Group], loss_fn: Calla
         learning_rate=lr, warmup_steps=warmup, weight_decay=weight_decay, lr_scheduler_type=SCHEDULES[schedule],
         logging_steps=max(1, len(groups) // groups_per_step // 10), save_strategy="no", report_to="none",
         remove_unused_columns=False, seed=seed, data_seed=seed, use_cpu=device == "cpu",
-        dataloader_num_workers=0, optim="adamw_torch_fused", disable_tqdm=False, **trainer_flags(precision),
+        dataloader_num_workers=0, optim="adamw_torch_fused", disable_tqdm=False, **trainer_flags(precision), **parallel.trainer_flags(),
     )
     callback = EvalEvery(evaluate, eval_every) if evaluate is not None else None
     trainer = GroupTrainer(model=model, args=args, train_dataset=GroupDataset(groups),
