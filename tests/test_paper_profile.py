@@ -80,7 +80,8 @@ def test_paper_shaped_profile_runs_every_notebook_offline(paper_chain):
         assert not errors, f"{src.name}: {errors[0]}"
     # CPT, both teachers, the transfer set's scores and every student went through accelerate launch on two processes
     launched = {p.parent.name for p in (out / "trainer" / "launch").glob("*/job.json")}
-    assert {"teacher-cpt-hub", "teacher-no-cpt", "train lists", "bert6-hybrid", "bert12-labels"} <= launched, launched
+    assert {"teacher-cpt-hub", "teacher-no-cpt", "train lists", "students"} <= launched, launched  # every core student in one launch
+    assert len(list((out / "trainer" / "launch" / "students").glob("*/result.json"))) == 8  # two networks x four students
     assert (out / "cpt" / "hub" / "trainer" / "launch" / "result.json").is_file()
     # the teacher: LoRA on the bf16 hub decoder, merged; it and every student score finitely
     teacher, _ = load_ranker(out / "teachers" / "teacher-cpt")

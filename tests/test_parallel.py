@@ -1,9 +1,10 @@
-"""Data parallelism (`distilrank.parallel`, `distilrank.launch_jobs`) on this CPU: two processes
-over gloo, tiny hub-format models. Teacher scoring on two processes gives one process's scores in
-the same row order; a teacher fine-tuning (LoRA, gradient checkpointing) and a student
-distillation on two processes save loadable checkpoints, and their first step's averaged gradient
-is the gradient of one process on the two ranks' batches concatenated; a killed worker is an
-error naming its rank, and no scores are merged."""
+"""Data parallelism (`distilrank.parallel`, `distilrank.launch_jobs`, `training.launched_systems`)
+on this CPU: two processes over gloo, tiny hub-format models. Teacher scoring on two processes
+gives one process's scores in the same row order; a teacher fine-tuning (LoRA, gradient
+checkpointing) and a student distillation on two processes (one launch, trained in turn) save
+loadable checkpoints, and their first step's averaged gradient is the gradient of one process on
+the two ranks' batches concatenated; a killed worker is an error naming its rank, and no scores
+are merged. Three launches, about 35 s on two cores."""
 
 import json
 
@@ -19,7 +20,7 @@ from distilrank.data import read_cranfield
 from distilrank.paths import ROOT
 from distilrank.rankers import load_ranker, save_ranker, score_candidates
 from distilrank.tiny import save_tiny_bert, save_tiny_decoder
-from distilrank.training import launched_system
+from distilrank.training import launched_systems
 
 CPU2 = parallel.Plan(processes=2, device="cpu", backend="gloo")
 LORA = LLMParams.model_validate({"finetune": "lora", "base_dtype": "fp32", "gradient_checkpointing": True,
@@ -126,24 +127,45 @@ def check_launched_training(system, spec, probe, loss_fn, tok, save_to, frame):
     np.testing.assert_allclose(score_candidates(model, tok, frame, 48, 8, "cpu"), system.scores["test"], atol=1e-5, rtol=0)
 
 
-def test_teacher_fine_tuning_on_two_processes_averages_one_process_gradient(world, tmp_path):
-    folder, decoder, _, frame = world
-    params = TeacherParams(max_len=48, group_size=4, groups_per_step=2, epochs=1, lr=1e-3, loss="listnet", eval_every=1, batch_size=8)
-    spec = parallel.ModelSpec("scorer", str(decoder), seed=3, llm=LORA.model_dump())
-    system = launched_system(CPU2, spec, decoder, frame, params, {"dev": frame, "test": frame}, seed=3, work_dir=str(tmp_path),
-                                   save_to=tmp_path / "teacher", scores_to=tmp_path / "scores", qrels=frame.assign(gain=frame.gain),
-                                   probe=tmp_path / "probe")
+@pytest.fixture(scope="module")
+def trained(world, tmp_path_factory):
+    """One launch on two processes, three systems in turn: a teacher fine-tuning (LoRA, gradient
+    checkpointing, a dev learning curve every step), a Point-MSE student and a hybrid CLS student,
+    the first two probed (`training.FirstStepProbe`)."""
+    folder, decoder, bert, frame = world
+    out = tmp_path_factory.mktemp("trained")
+    teacher = {"spec": parallel.ModelSpec("scorer", str(decoder), seed=3, llm=LORA.model_dump()), "tokenizer_path": decoder,
+               "groups_df": frame, "eval_frames": {"dev": frame, "test": frame}, "seed": 3, "qrels": frame,
+               "params": TeacherParams(max_len=48, group_size=4, groups_per_step=2, epochs=1, lr=1e-3, loss="listnet", eval_every=1, batch_size=8),
+               "save_to": out / "teacher", "scores_to": out / "scores" / "teacher", "probe": out / "probe-teacher"}
+    student = {"spec": parallel.ModelSpec("cross_encoder", str(bert), seed=5), "tokenizer_path": bert, "groups_df": frame,
+               "params": DistillParams.model_validate({"teacher": "llm", "max_len": 48, "group_size": 4, "groups_per_step": 2, "epochs": 1,
+                                                       "lr": 1e-3, "normalise": "none", "batch_size": 8}),
+               "eval_frames": {"test": frame}, "seed": 5, "target": "target", "save_to": out / "student",
+               "loss": parallel.LossSpec("point_mse"), "steps": 4, "probe": out / "probe-student"}
+    hybrid = {**student, "spec": parallel.ModelSpec("cross_encoder", str(bert), seed=6, pooling="cls"), "seed": 6, "probe": None,
+              "save_to": out / "hybrid", "loss": parallel.LossSpec("hybrid", {"margin_weight": 0.5})}
+    systems = launched_systems(CPU2, [teacher, student, hybrid], out, "systems")
+    return out, dict(zip(("teacher", "student", "hybrid"), systems, strict=True)), {"teacher": teacher, "student": student}
+
+
+def test_teacher_fine_tuning_on_two_processes_averages_one_process_gradient(world, trained):
+    frame = world[3]
+    out, systems, requests = trained
+    system = systems["teacher"]
     assert [h["step"] for h in system.history] == [1, 2]  # 7 groups, 2 per process per step: the curve by rank 0
-    assert not any("lora_" in n for n, _ in load_ranker(tmp_path / "teacher")[0].named_parameters())
-    check_launched_training(system, spec, tmp_path / "probe", losses.make_loss("listnet"), system.tokenizer, tmp_path / "teacher", frame)
+    assert json.loads((out / "scores" / "teacher" / "learning_curve.json").read_text())["steps"] == 2
+    assert not any("lora_" in n for n, _ in load_ranker(out / "teacher")[0].named_parameters())
+    check_launched_training(system, requests["teacher"]["spec"], out / "probe-teacher", losses.make_loss("listnet"), system.tokenizer,
+                            out / "teacher", frame)
 
 
-def test_student_distillation_on_two_processes_averages_one_process_gradient(world, tmp_path):
-    folder, _, bert, frame = world
-    params = DistillParams.model_validate({"teacher": "llm", "max_len": 48, "group_size": 4, "groups_per_step": 2, "epochs": 1, "lr": 1e-3,
-                                           "normalise": "none", "batch_size": 8})
-    spec = parallel.ModelSpec("cross_encoder", str(bert), seed=5)
-    system = launched_system(CPU2, spec, bert, frame, params, {"test": frame}, seed=5, work_dir=str(tmp_path), target="target",
-                                   save_to=tmp_path / "student", loss=parallel.LossSpec("point_mse"), steps=4, probe=tmp_path / "probe")
-    assert system.history == [] and json.loads((tmp_path / "launch" / "student" / "result.json").read_text())["steps"] == 2
-    check_launched_training(system, spec, tmp_path / "probe", losses.make_loss("point_mse"), system.tokenizer, tmp_path / "student", frame)
+def test_student_distillation_on_two_processes_averages_one_process_gradient(world, trained):
+    frame = world[3]
+    out, systems, requests = trained
+    system = systems["student"]
+    assert system.history == [] and json.loads((out / "launch" / "systems" / "student" / "result.json").read_text())["steps"] == 2
+    check_launched_training(system, requests["student"]["spec"], out / "probe-student", losses.make_loss("point_mse"), system.tokenizer,
+                            out / "student", frame)
+    assert type(load_ranker(out / "hybrid")[0]).__name__ == "BertForSequenceClassification"  # the third system, after the other two
+    assert np.isfinite(systems["hybrid"].scores["test"]).all()

@@ -90,8 +90,9 @@ def plan(section: Any, device: str, *, role: str = "student") -> Plan | None:
 def trainer_flags() -> dict[str, bool]:
     """`TrainingArguments` keywords for a launched process (none in the kernel: its arguments stay
     as they were): every parameter of these rankers and decoders is used in the forward pass or
-    frozen, so DDP need not search the graph for unused ones (a traversal per step, and a warning)."""
-    return {"ddp_find_unused_parameters": False} if int(os.environ.get("WORLD_SIZE", "1")) > 1 else {}
+    frozen, so DDP need not search the graph for unused ones (a traversal per step, and a warning);
+    and the other ranks stay as quiet as rank 0 (Trainer would set them to warnings: load reports)."""
+    return {"ddp_find_unused_parameters": False, "log_level_replica": "error"} if int(os.environ.get("WORLD_SIZE", "1")) > 1 else {}
 
 
 def cpu_threads(processes: int) -> int:

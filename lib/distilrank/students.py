@@ -36,7 +36,7 @@ from distilrank import backbones, distill, fusion, losses, metrics, parallel, pr
 from distilrank.notebook import format_p
 from distilrank.paths import write_json
 from distilrank.runtime import set_seed
-from distilrank.training import TrainedSystem, curve_rows, launched_system, seed_settings, steps_to_reach, train_system
+from distilrank.training import TrainedSystem, curve_rows, launched_systems, seed_settings, steps_to_reach, train_system
 
 LABELS_LOSS = "ranknet"  # the labels-only student: RankNet on the judged gains of its lists
 NO_LLM = "no-llm"  # suffix of the student distilled from bm25+dense-minilm (`bert6-hybrid-no-llm`)
@@ -83,20 +83,32 @@ def train_one(name: str, loss_name: str, frame: pd.DataFrame, target: str, param
     with `loss_name` for `steps` steps. The first seed saves its model under `students/<name>` and
     its scores under `scores/<name>`, with a learning curve on dev; a further seed only its
     test and training-list scores, under `scores/<name>@seed<seed>`. With a `launch` plan
-    (`parallel.plan`), it trains and scores on that many processes (`parallel.train_system`)."""
+    (`parallel.plan`), it trains and scores on that many processes (`training.launched_systems`)."""
+    if launch is not None:
+        return launched_systems(launch, [launch_request(name, loss_name, frame, target, params, eval_frames, start=start, seed=seed,
+                                                        first=first, steps=steps, out=out, qrels=qrels, precision=precision)],
+                                out / "trainer")[0]
     set_seed(seed)
     kwargs = distill.distill_loss_kwargs("hybrid", params.margin_weight) if loss_name == "hybrid" else {}
     run_params, frames = seed_settings(params, eval_frames, first)  # dev: the first seed's curve and the recipe only
     cache = rankers.seed_cache(name, seed, first)
-    if launch is not None:
-        return launched_system(launch, parallel.ModelSpec("cross_encoder", str(start), seed, pooling=params.pooling), start, frame,
-                               run_params, frames, seed=seed, work_dir=str(out / "trainer"),
-                               save_to=out / "students" / name if first else None, scores_to=out / "scores" / cache, target=target,
-                               loss=parallel.LossSpec(loss_name, kwargs), steps=steps, qrels=qrels, precision=precision)
     return train_system(rankers.cross_encoder(start, pooling=params.pooling), AutoTokenizer.from_pretrained(start), frame, run_params,
                         frames, seed=seed, device=device, work_dir=str(out / "trainer"),
                         save_to=out / "students" / name if first else None, scores_to=out / "scores" / cache, target=target,
                         loss_fn=losses.make_loss(loss_name, **kwargs), steps=steps, qrels=qrels, precision=precision)
+
+
+def launch_request(name: str, loss_name: str, frame: pd.DataFrame, target: str, params, eval_frames: dict[str, pd.DataFrame], *,
+                   start: str, seed: int, first: bool, steps: int, out: Path, qrels: pd.DataFrame, precision: str) -> dict:
+    """`train_one`'s student as a request to `training.launched_systems`: the same fresh
+    cross-encoder (built in the launched processes after `set_seed(seed)`), frames, loss, budget
+    and destinations."""
+    kwargs = distill.distill_loss_kwargs("hybrid", params.margin_weight) if loss_name == "hybrid" else {}
+    run_params, frames = seed_settings(params, eval_frames, first)
+    return {"spec": parallel.ModelSpec("cross_encoder", str(start), seed, pooling=params.pooling), "tokenizer_path": start,
+            "groups_df": frame, "params": run_params, "eval_frames": frames, "seed": seed,
+            "save_to": out / "students" / name if first else None, "scores_to": out / "scores" / rankers.seed_cache(name, seed, first),
+            "target": target, "loss": parallel.LossSpec(loss_name, kwargs), "steps": steps, "qrels": qrels, "precision": precision}
 
 
 @dataclass
@@ -173,19 +185,27 @@ def train_core(params, frames: Mapping[str, tuple[pd.DataFrame, str]], eval_fram
     too. `frames` maps each target source to (frame, target column): `teacher` and `no_llm`
     (`student_frame`s) and `labels` (the first-stage lists, `gain`). Score caches of seeds no longer
     in `seeds` (a profile that lowered `distill.seeds`) are removed first, so that no reader
-    averages a stale seed. `launch` (`parallel.plan`) trains each on that many processes.
+    averages a stale seed. `launch` (`parallel.plan`) trains them all in one launch on that many
+    processes (`training.launched_systems`, under `trainer/launch/students/`).
     Returns each student's runs, by seed order."""
     steps = budget_steps(frames["teacher"][0], params)
     names = [n for student in starts for n in core_students(student, no_llm)]
     remove_stale_seeds(out / "scores", [*names, *[f"{n}+bm25" for n in names]], seeds[1:])
     runs: dict[str, list[TrainedSystem]] = {}
+    requests = []  # with a launch plan: every student in one launch (the processes start once)
     for i, seed in enumerate(seeds):
         for student, start in starts.items():
             for name, (loss, source) in core_students(student, no_llm).items():
                 frame, target = frames[source]
+                if launch is not None:
+                    requests.append((name, launch_request(name, loss, frame, target, params, eval_frames, start=start, seed=seed,
+                                                          first=i == 0, steps=steps, out=out, qrels=qrels, precision=precision)))
+                    continue
                 runs.setdefault(name, []).append(train_one(name, loss, frame, target, params, eval_frames, start=start, seed=seed,
-                                                           first=i == 0, steps=steps, out=out, qrels=qrels, device=device, precision=precision,
-                                                           launch=launch))
+                                                           first=i == 0, steps=steps, out=out, qrels=qrels, device=device, precision=precision))
+    if requests:
+        for (name, _), system in zip(requests, launched_systems(launch, [r for _, r in requests], out / "trainer", "students"), strict=True):
+            runs.setdefault(name, []).append(system)
     return runs
 
 

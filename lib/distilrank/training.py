@@ -387,43 +387,73 @@ def launched_system(p: parallel.Plan, spec: parallel.ModelSpec, tokenizer_path: 
                     scores_to: str | Path | None = None, target: str = "gain", loss: parallel.LossSpec | None = None,
                     steps: int | None = None, qrels: pd.DataFrame | None = None, precision: str = "fp32",
                     probe: str | Path | None = None) -> TrainedSystem:
-    """`train_system` on `p`'s processes: the same model (`spec`), groups, settings and
-    seed; DDP training (gradients averaged, the dev learning curve measured by rank 0), the
-    trained model saved by rank 0, every frame of `eval_frames` scored in shards and merged. The
-    model is read back, then saved and cached exactly as in one process (`save_to`, `scores_to`,
-    the learning curve beside the scores). `probe` (a folder) keeps each rank's first batch and
-    the first step's averaged gradient (`train_task`): how the tests compare it with one process."""
+    """`train_system` on `p`'s processes: the same model (`spec`), groups, settings and seed; DDP
+    training (gradients averaged, the dev learning curve measured by rank 0), the trained model
+    saved by rank 0, every frame of `eval_frames` scored in shards and merged. The model is read
+    back, then saved and cached exactly as in one process (`save_to`, `scores_to`, the learning
+    curve beside the scores). `probe` (a folder) keeps each rank's first batch and the first step's
+    averaged gradient (`FirstStepProbe`): how the tests compare it with one process."""
+    request = {"spec": spec, "tokenizer_path": tokenizer_path, "groups_df": groups_df, "params": params, "eval_frames": eval_frames,
+               "seed": seed, "save_to": save_to, "scores_to": scores_to, "target": target, "loss": loss, "steps": steps,
+               "qrels": qrels, "precision": precision, "probe": probe}
+    return launched_systems(p, [request], work_dir)[0]
+
+
+def system_label(request: dict) -> str:
+    """What a launched system is called (its score cache's or saved model's folder name)."""
+    where = request.get("scores_to") or request.get("save_to")
+    return Path(where).name if where else "ranker"
+
+
+def launched_systems(p: parallel.Plan, requests: Sequence[dict], work_dir: str | Path, name: str | None = None) -> list[TrainedSystem]:
+    """Several `launched_system`s (each request: its keyword arguments but `work_dir`) trained one
+    after the other in one launch, `work_dir/launch/<name>/<system>/` each (`name`: the one
+    system's, by default): the processes start once for all of them."""
+    labels = [system_label(r) for r in requests]
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"launched_systems: two systems under one name in {labels}")
+    launch_dir = parallel.fresh_dir(Path(work_dir) / "launch" / (name or labels[0]))
+    jobs = []
+    for label, r in zip(labels, requests, strict=True):
+        folder = launch_dir / label
+        frames = {f: parallel.write_frame(df, folder / "frames" / f"{f}.parquet") for f, df in r["eval_frames"].items()}
+        qrels = r.get("qrels")
+        jobs.append({"label": label, "job_dir": str(folder), "model": asdict(r["spec"]), "tokenizer": str(r["tokenizer_path"]),
+                     "groups": parallel.write_frame(r["groups_df"], folder / "frames" / "groups.parquet"),
+                     "params": parallel.params_json(r["params"]), "frames": frames,
+                     "qrels": parallel.write_frame(qrels, folder / "frames" / "qrels.parquet") if qrels is not None else None,
+                     "seed": r["seed"], "target": r.get("target", "gain"), "loss": asdict(r["loss"]) if r.get("loss") else None,
+                     "steps": r.get("steps"), "precision": r.get("precision", "fp32"), "output_dir": str(folder / "trainer"),
+                     "probe": str(r["probe"]) if r.get("probe") else None})
+    parallel.launch(p, {"task": "train", "label": name or labels[0], "systems": jobs}, launch_dir)
+    return [collected(p, Path(job["job_dir"]), r) for job, r in zip(jobs, requests, strict=True)]
+
+
+def collected(p: parallel.Plan, folder: Path, request: dict) -> TrainedSystem:
+    """One launched system read back from its folder and put where `train_system` puts it: the
+    model (saved to `save_to`), its merged scores (cached under `scores_to` with the learning
+    curve, whose end point on dev is computed here as in one process) and its timings (the
+    processes' own: training, and training plus saving and scoring)."""
     from distilrank.rankers import load_ranker
 
-    label = Path(scores_to or save_to).name if (scores_to or save_to) else "ranker"
-    with progress.task(label):
-        start = time.perf_counter()
-        job_dir = parallel.fresh_dir(Path(work_dir) / "launch" / label)
-        frames = {name: parallel.write_frame(df, job_dir / "frames" / f"{name}.parquet") for name, df in eval_frames.items()}
-        job = {"task": "train", "label": label, "model": asdict(spec), "tokenizer": str(tokenizer_path),
-               "groups": parallel.write_frame(groups_df, job_dir / "frames" / "groups.parquet"), "params": parallel.params_json(params),
-               "frames": frames, "qrels": parallel.write_frame(qrels, job_dir / "frames" / "qrels.parquet") if qrels is not None else None,
-               "seed": seed, "target": target, "loss": asdict(loss) if loss is not None else None, "steps": steps,
-               "precision": precision, "output_dir": str(job_dir / "trainer"), "probe": str(probe) if probe else None}
-        parallel.launch(p, job, job_dir)
-        model, tokenizer = load_ranker(job_dir / "model")
-        shutil.rmtree(job_dir / "model")  # read back: saved again below where the single-process path saves it (a 7B copy less on disk)
-        result = json.loads((job_dir / "result.json").read_text())
-        history, taken = result["history"], result["steps"]
-        scores = parallel.merge_shards(job_dir, {name: len(df) for name, df in eval_frames.items()}, p.processes)
-        trained = start + result["train seconds"]
-        dev_df = eval_frames.get("dev")
-        if dev_df is not None and (not history or history[-1]["step"] != taken):
-            rows = curve_rows(dev_df, params.curve_queries, seed)
-            history.append({"step": taken, **dev_point(dev_df[rows], scores["dev"][rows], qrels)})
-        if save_to is not None:
-            save_ranker(model, tokenizer, save_to, max_len=params.max_len)
-        if scores_to is not None:
-            save_scores({name: df.assign(score=scores[name]) for name, df in eval_frames.items()}, scores_to, precision=precision)
-        timing = {"train minutes": (trained - start) / 60, "total minutes": (time.perf_counter() - start) / 60}
-        if scores_to is not None:
-            write_json({"steps": taken, "history": history, "timing": timing}, Path(scores_to) / CURVE_FILE)
-        return TrainedSystem(model, tokenizer, scores, history, timing)
+    params, eval_frames, qrels, seed = request["params"], request["eval_frames"], request.get("qrels"), request["seed"]
+    precision = request.get("precision", "fp32")
+    model, tokenizer = load_ranker(folder / "model")
+    shutil.rmtree(folder / "model")  # read back: saved again below where the single-process path saves it (a 7B copy less on disk)
+    result = json.loads((folder / "result.json").read_text())
+    history, taken = result["history"], result["steps"]
+    scores = parallel.merge_shards(folder, {name: len(df) for name, df in eval_frames.items()}, p.processes)
+    dev_df = eval_frames.get("dev")
+    if dev_df is not None and (not history or history[-1]["step"] != taken):
+        rows = curve_rows(dev_df, params.curve_queries, seed)
+        history.append({"step": taken, **dev_point(dev_df[rows], scores["dev"][rows], qrels)})
+    if request.get("save_to") is not None:
+        save_ranker(model, tokenizer, request["save_to"], max_len=params.max_len)
+    timing = {"train minutes": result["train seconds"] / 60, "total minutes": result["total seconds"] / 60}
+    if request.get("scores_to") is not None:
+        save_scores({name: df.assign(score=scores[name]) for name, df in eval_frames.items()}, request["scores_to"], precision=precision)
+        write_json({"steps": taken, "history": history, "timing": timing}, Path(request["scores_to"]) / CURVE_FILE)
+    return TrainedSystem(model, tokenizer, scores, history, timing)
 
 
 class FirstStepProbe:
@@ -457,10 +487,17 @@ class FirstStepProbe:
 
 
 def train_task(job: dict, state) -> None:
-    """A launched process's share of `launched_system`: the model `job["model"]` describes, trained
-    by `fit_ranker` under the Trainer's DDP (the dev learning curve on rank 0 only), adapters
-    merged, saved by rank 0 (`model/`); then this process's share of every evaluation frame
-    scored (`parallel.shard_bounds`) and written as its shard; rank 0 writes `result.json`."""
+    """A launched process's share of `launched_systems`: each system in turn (`train_one_task`)."""
+    for system in job["systems"]:
+        with progress.task(system["label"]):
+            train_one_task(system, state)
+
+
+def train_one_task(job: dict, state) -> None:
+    """One launched system on this process: the model `job["model"]` describes, trained by
+    `fit_ranker` under the Trainer's DDP (the dev learning curve on rank 0 only), adapters merged,
+    saved by rank 0 (`model/`); then this process's share of every evaluation frame scored
+    (`parallel.shard_bounds`) and written as its shard; rank 0 writes `result.json` last."""
     from transformers import AutoTokenizer
 
     from distilrank.launch_jobs import device_of
@@ -490,4 +527,5 @@ def train_task(job: dict, state) -> None:
                                    precision=job["precision"]) if hi > lo else [])
         parallel.write_shard(job["job_dir"], name, rank, scores)
     if rank == 0:
-        write_json({"history": history, "steps": taken, "train seconds": seconds}, Path(job["job_dir"]) / "result.json")
+        write_json({"history": history, "steps": taken, "train seconds": seconds, "total seconds": time.perf_counter() - start},
+                   Path(job["job_dir"]) / "result.json")
