@@ -187,8 +187,8 @@ def fit_ensembles(lists: Mapping[str, pd.DataFrame], llm: TrainedSystem, cfg: An
     weights and statistics) to `teachers/ensemble.json` under its system name."""
     lists = dict(lists)
     set_seed(cfg.seed)
-    launch = parallel.plan(cfg.parallel, device, role="teacher")
-    if "pseudo" in lists and launch is not None:  # the saved teacher-cpt (save_teacher), on that many processes
+    launch = parallel.plan(cfg.parallel, device, role="teacher") if "pseudo" in lists else None
+    if launch is not None:  # the pseudo-query groups, by the saved teacher-cpt (save_teacher) on that many processes
         lists["pseudo"] = lists["pseudo"].assign(teacher_score=parallel.score_frames(
             launch, out / "teachers" / "teacher-cpt", {"pseudo": lists["pseudo"]}, out / "trainer" / "launch" / "transfer pseudo",
             max_len=cfg.teacher.max_len, batch_size=cfg.teacher.batch_size, precision=precision)["pseudo"])
