@@ -169,3 +169,38 @@ def test_student_distillation_on_two_processes_averages_one_process_gradient(wor
                             out / "student", frame)
     assert type(load_ranker(out / "hybrid")[0]).__name__ == "BertForSequenceClassification"  # the third system, after the other two
     assert np.isfinite(systems["hybrid"].scores["test"]).all()
+
+
+class _Interrupting:
+    """A cell's output that is interrupted (Ctrl-C in the notebook) at the first line it is shown."""
+
+    def write(self, text):
+        raise KeyboardInterrupt
+
+    def flush(self):
+        pass
+
+
+def test_an_interrupted_cell_stops_the_launch(tmp_path, monkeypatch):
+    import time
+
+    monkeypatch.setattr(parallel, "launch_command", lambda p, job: ["bash", "-c", "echo started; sleep 60"])
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        parallel.launch(CPU2, {"task": "score"}, tmp_path / "job", out=_Interrupting())
+    assert time.monotonic() - start < 10  # the launcher's process group got SIGTERM, not a minute's wait
+
+
+def test_a_failed_rank_is_named_from_its_traceback_file(tmp_path, monkeypatch, capsys):
+    summary = ("Root Cause (first observed failure):\n[0]:\n  time      : x\n  host      : localhost\n  rank      : 1 (local_rank: 1)\n"
+               "  exitcode  : 1 (pid: 7)\n  error_file: <N/A>\n  traceback : To enable traceback see: https://pytorch.org/docs\n")
+    monkeypatch.setattr(parallel, "launch_command", lambda p, job: ["bash", "-c", f"printf '{summary}'; exit 1"])
+    (tmp_path / "job" / "errors").mkdir(parents=True)
+    with pytest.raises(parallel.LaunchError, match=r"rank 1 died: exit code 1"):
+        parallel.launch(CPU2, {"task": "train"}, tmp_path / "job")
+    # a worker that raised left its traceback (launch_jobs.main): its last line is the message
+    monkeypatch.setattr(parallel, "launch_command", lambda p, job: [
+        "bash", "-c", f"echo 'Traceback\nValueError: no such column' > {tmp_path / 'job' / 'errors' / 'rank1.txt'}; printf '{summary}'; exit 1"])
+    with pytest.raises(parallel.LaunchError, match=r"rank 1 failed: ValueError: no such column \(traceback: "):
+        parallel.launch(CPU2, {"task": "train"}, tmp_path / "job")
+    assert "Root Cause" in capsys.readouterr().out  # the launch's output was streamed to the cell

@@ -24,10 +24,12 @@ none. See docs/scaling.md.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from collections import deque
@@ -153,15 +155,22 @@ def launch(p: Plan, job: dict, job_dir: str | Path, *, out=None) -> None:
     lib = str(Path(__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join([lib, *[x for x in env.get("PYTHONPATH", "").split(os.pathsep) if x]])
     tail: deque[str] = deque(maxlen=400)
-    proc = subprocess.Popen(launch_command(p, job_dir / "job.json"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    proc = subprocess.Popen(launch_command(p, job_dir / "job.json"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+                            start_new_session=True)  # its own process group: an interrupted cell stops the launcher and its workers
     assert proc.stdout is not None
     utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    while chunk := os.read(proc.stdout.fileno(), 4096):
-        text = utf8.decode(chunk)
-        out.write(text)  # as it comes: the workers' carriage-return progress bars stay bars
-        out.flush()
-        tail.extend(text.splitlines(keepends=True))
-    returncode = proc.wait()
+    try:
+        while chunk := os.read(proc.stdout.fileno(), 4096):
+            text = utf8.decode(chunk)
+            out.write(text)  # as it comes: the workers' carriage-return progress bars stay bars
+            out.flush()
+            tail.extend(text.splitlines(keepends=True))
+        returncode = proc.wait()
+    except BaseException:  # the kernel interrupted (or the cell failed): no orphaned processes keep the GPUs
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait()
+        raise
     if returncode != 0:
         raise LaunchError(f"{job.get('task', 'job')} on {p.processes} processes failed:\n" + failure(job_dir, "".join(tail), returncode))
 
