@@ -24,9 +24,13 @@ import os
 import signal
 import sys
 import traceback
+from datetime import timedelta
 from pathlib import Path
 
 TASKS = {"score": "distilrank.parallel:score_task", "train": "distilrank.training:train_task", "cpt": "distilrank.cpt:cpt_task"}
+TIMEOUT = timedelta(hours=6)  # how long a collective waits: rank 0 alone measures a teacher's dev learning-curve point
+# (20 minutes of a 7B decoder on the paper profile) and saves the model while the others wait; torch's default (10 min
+# for NCCL) would kill the launch
 
 
 def device_of(state) -> str:
@@ -56,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     from distilrank import progress
     from distilrank.notebook import quiet_libraries
 
-    state = PartialState(cpu=job["device"] == "cpu", backend=job["backend"])
+    state = PartialState(cpu=job["device"] == "cpu", backend=job["backend"], timeout=TIMEOUT)
     quiet_libraries()
     if state.process_index != 0:
         progress.silence()
