@@ -14,8 +14,10 @@ the kernel instead
    the rows (`shards/<frame>.rank<k>.npy`, `shard_bounds`), merged in the original row order
    (`merge_shards`) before any cache is written (`rankers.save_scores`, atomic as ever).
 
-Training uses the Trainer's own distributed path: each process draws its own batches of the same
-sampled groups, DDP averages the gradients, rank 0 saves. A process that dies stops the launch:
+Scoring is `score_frames` here; training is `training.launched_systems` (rankers: the teachers and
+students) and `train_cpt` here (notebook 02's decoders). Training uses the Trainer's own
+distributed path: each process draws its own batches of the same sampled groups, DDP averages the
+gradients, rank 0 saves. A process that dies stops the launch:
 `LaunchError` names its rank and its error (its traceback file, or torchrun's failure summary for
 a process killed by a signal), and no score cache is written, since merging reads every shard or
 none. See docs/scaling.md.
@@ -78,6 +80,11 @@ def plan(section: Any, device: str, *, role: str = "student") -> Plan | None:
     n = resolve_processes(section.processes, device)
     if n <= 1:
         return None
+    if device == "cuda":
+        import torch
+
+        if n > torch.cuda.device_count():
+            raise ValueError(f"parallel.processes {n}: one process per GPU, and torch sees {torch.cuda.device_count()}")
     backend = section.backend if section.backend != "auto" else ("nccl" if device == "cuda" else "gloo")
     if backend == "nccl" and device != "cuda":
         raise ValueError(f"parallel.backend nccl needs CUDA devices; this run's device is {device!r} (use gloo or auto)")
@@ -89,7 +96,7 @@ def plan(section: Any, device: str, *, role: str = "student") -> Plan | None:
     return Plan(n, device, backend, strategy)
 
 
-def trainer_flags() -> dict[str, bool]:
+def trainer_flags() -> dict[str, object]:
     """`TrainingArguments` keywords for a launched process (none in the kernel: its arguments stay
     as they were): every parameter of these rankers and decoders is used in the forward pass or
     frozen, so DDP need not search the graph for unused ones (a traversal per step, and a warning);
