@@ -204,3 +204,13 @@ def test_a_failed_rank_is_named_from_its_traceback_file(tmp_path, monkeypatch, c
     with pytest.raises(parallel.LaunchError, match=r"rank 1 failed: ValueError: no such column \(traceback: "):
         parallel.launch(CPU2, {"task": "train"}, tmp_path / "job")
     assert "Root Cause" in capsys.readouterr().out  # the launch's output was streamed to the cell
+
+
+def test_a_frame_store_writes_each_distinct_frame_once(world, tmp_path):
+    frame = world[3]
+    store = parallel.FrameStore(tmp_path / "frames")
+    assert store(frame) == store(frame.copy()) != store(frame.assign(target=0.0)) != store(frame.rename(columns={"gain": "g"}))
+    assert len(list((tmp_path / "frames").glob("*.parquet"))) == 3
+    pd.testing.assert_frame_equal(pd.read_parquet(store(frame)), frame)
+    store.clear()
+    assert not (tmp_path / "frames").exists()

@@ -228,6 +228,27 @@ def write_frame(df: pd.DataFrame, path: str | Path) -> str:
     return str(path)
 
 
+class FrameStore:
+    """The frames of one launch, each distinct frame written once (`folder/<digest>.parquet`,
+    `write_frame`): the students of one launch share their training and evaluation lists, which
+    on the paper profile are a million rows each. Removed with `clear` once the launch is read back."""
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder, self.paths = Path(folder), {}
+
+    def __call__(self, df: pd.DataFrame) -> str:
+        import hashlib
+
+        digest = hashlib.blake2b(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes()
+                                 + "|".join(map(str, df.columns)).encode(), digest_size=12).hexdigest()
+        if digest not in self.paths:
+            self.paths[digest] = write_frame(df, self.folder / f"{digest}.parquet")
+        return self.paths[digest]
+
+    def clear(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
 def fresh_dir(path: str | Path) -> Path:
     """`path` emptied (a launch's job folder: nothing of an earlier launch is read back)."""
     path = Path(path)
@@ -290,11 +311,13 @@ def score_frames(p: Plan, model_path: str | Path, frames: Mapping[str, pd.DataFr
     each process scoring its share (`shard_bounds`), merged in the original order: what
     `rankers.score_candidates` gives in one process."""
     job_dir = fresh_dir(job_dir)
-    files = {name: write_frame(df[["query_id", "doc_id", "query", "title", "summary"]], job_dir / "frames" / f"{name}.parquet")
-             for name, df in frames.items()}
+    store = FrameStore(job_dir / "frames")
+    files = {name: store(df[["query_id", "doc_id", "query", "title", "summary"]]) for name, df in frames.items()}
     launch(p, {"task": "score", "label": job_dir.name, "model": str(model_path), "frames": files, "max_len": max_len,
                "batch_size": batch_size, "precision": precision}, job_dir)
-    return merge_shards(job_dir, {name: len(df) for name, df in frames.items()}, p.processes)
+    scores = merge_shards(job_dir, {name: len(df) for name, df in frames.items()}, p.processes)
+    store.clear()
+    return scores
 
 
 def train_cpt(p: Plan, model: Any, init_dir: str | Path, features: Sequence[dict], *, output_dir: str, epochs: float, lr: float,

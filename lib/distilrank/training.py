@@ -413,20 +413,21 @@ def launched_systems(p: parallel.Plan, requests: Sequence[dict], work_dir: str |
     if len(set(labels)) != len(labels):
         raise ValueError(f"launched_systems: two systems under one name in {labels}")
     launch_dir = parallel.fresh_dir(Path(work_dir) / "launch" / (name or labels[0]))
+    store = parallel.FrameStore(launch_dir / "frames")  # a frame the systems share is written once
     jobs = []
     for label, r in zip(labels, requests, strict=True):
         folder = launch_dir / label
-        frames = {f: parallel.write_frame(df, folder / "frames" / f"{f}.parquet") for f, df in r["eval_frames"].items()}
         qrels = r.get("qrels")
         jobs.append({"label": label, "job_dir": str(folder), "model": asdict(r["spec"]), "tokenizer": str(r["tokenizer_path"]),
-                     "groups": parallel.write_frame(r["groups_df"], folder / "frames" / "groups.parquet"),
-                     "params": parallel.params_json(r["params"]), "frames": frames,
-                     "qrels": parallel.write_frame(qrels, folder / "frames" / "qrels.parquet") if qrels is not None else None,
+                     "groups": store(r["groups_df"]), "params": parallel.params_json(r["params"]),
+                     "frames": {f: store(df) for f, df in r["eval_frames"].items()}, "qrels": store(qrels) if qrels is not None else None,
                      "seed": r["seed"], "target": r.get("target", "gain"), "loss": asdict(r["loss"]) if r.get("loss") else None,
                      "steps": r.get("steps"), "precision": r.get("precision", "fp32"), "output_dir": str(folder / "trainer"),
                      "probe": str(r["probe"]) if r.get("probe") else None})
     parallel.launch(p, {"task": "train", "label": name or labels[0], "systems": jobs}, launch_dir)
-    return [collected(p, Path(job["job_dir"]), r) for job, r in zip(jobs, requests, strict=True)]
+    systems = [collected(p, Path(job["job_dir"]), r) for job, r in zip(jobs, requests, strict=True)]
+    store.clear()
+    return systems
 
 
 def collected(p: parallel.Plan, folder: Path, request: dict) -> TrainedSystem:
