@@ -90,7 +90,9 @@ def test_compare_variants_trains_saves_and_tabulates_a_scratch_decoder(tmp_path)
     from distilrank.stages.continued_pretraining import candidate_rows, compare_variants, continuations, plot_comparison
 
     prepared = _prepared()
-    cfg = SimpleNamespace(seed=0, llm=None, cpt=SimpleNamespace(
+    from distilrank.config import ParallelParams
+
+    cfg = SimpleNamespace(seed=0, llm=None, parallel=ParallelParams(), cpt=SimpleNamespace(
         variants=["scratch"], max_len=32, epochs=2.0, lr={"scratch": 1e-3}, batch_size=2,
         scratch=SimpleNamespace(vocab_size=80, hidden=16, layers=1, heads=2, intermediate=32)))
     rows = candidate_rows(prepared["cpt_train"].to_pandas())

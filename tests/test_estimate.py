@@ -76,3 +76,26 @@ def test_notebook_04_counts_every_seed_of_every_core_student_and_each_recipe():
     assert stages[0].name.startswith("04 bert6: 12 students") and "2 seeds" in stages[0].name and "2 recipes" in stages[0].name
     without = cfg.model_copy(update={"distill": d.model_copy(update={"no_llm_student": False, "recipes": []})})
     assert [s.sequences for s in estimate.profile_stages(without, n_queries=30) if s.name.startswith("04 bert6")] == [8 * steps * 3 * d.group_size]
+
+
+def test_gpus_divide_the_launched_stages_and_fsdp_shards_the_decoder():
+    cfg = load_params("params/paper.yaml")
+    one = {s.name: estimate.estimate(s) for s in estimate.profile_stages(cfg)}
+    eight = {s.name: estimate.estimate(s, gpus=8) for s in estimate.profile_stages(cfg, gpus=8)}
+    assert one["02 CPT"]["hours"] / eight["02 CPT"]["hours"] == pytest.approx(8 * estimate.DP_EFFICIENCY)
+    assert eight["02 CPT"]["memory (GB)"] == pytest.approx(one["02 CPT"]["memory (GB)"])  # DDP: a whole copy per GPU
+    kept = "02 dev likelihood ranking, before and after CPT"  # measured in the kernel: one process
+    assert eight[kept]["hours"] == one[kept]["hours"] and eight[kept]["GPUs"] == 1
+    curves = [n for n in eight if n.startswith("03 teacher learning curves")][0]
+    assert "(2 dev points each)" in curves  # 8 times fewer steps: 8 times fewer points
+    full = estimate.Stage("x", "llm-7b", True, 1000, 256, 16, launched=True)
+    ddp, fsdp = (estimate.estimate(full, gpus=8, strategy=k)["memory (GB)"] for k in ("ddp", "fsdp"))
+    acts = estimate.activation_bytes(estimate.SHAPES["llm-7b"](), full) / 1e9
+    assert fsdp - acts == pytest.approx((ddp - acts) / 8)  # weights, gradients and AdamW moments sharded 8 ways
+
+
+def test_cli_with_gpus_prints_wall_time_and_where_lora_makes_ddp_enough(capsys):
+    assert estimate.main(["params/paper.yaml", "--gpus", "8"]) == 0
+    out = capsys.readouterr().out
+    assert "on 8 x A100 80GB" in out and "hours of wall time on 8 GPUs" in out
+    assert "LoRA:" in out and "DDP is enough" in out and "full fine-tuning: " in out

@@ -1,7 +1,8 @@
 """The paper profile's code paths, end to end, offline: a hub-format Qwen2 decoder (bf16 on disk)
 and BERT students built here, a TREC-style collection in a temporary folder, and a params file
 outside params/ with paper.yaml's switches (hub variant, LoRA on a bf16 backbone, gradient
-checkpointing, the LLM teacher alone), run through `make replicate PARAMS=...` at smoke sizes."""
+checkpointing, the LLM teacher alone), run through `make replicate PARAMS=...` at smoke sizes, with
+notebooks 02-04's training and scoring launched on two processes (`parallel.processes: 2`, gloo)."""
 
 import json
 import os
@@ -49,6 +50,7 @@ def paper_shaped_profile(folder) -> dict:
                                 "run": ["kl-ranks-bm25-d5", "infonce-ranks-bm25-d8"]}  # paper's BM25-only grid, two cells
     assert profile["llm"]["finetune"] == "lora" and profile["llm"]["gradient_checkpointing"], "paper.yaml's switches"
     profile["llm"] = {**profile["llm"], "lora": {**profile["llm"]["lora"], "r": 4, "alpha": 8}}
+    profile["parallel"] = {**paper["parallel"], "processes": 2, "backend": "gloo"}  # a node of GPUs, as two CPU processes
     return profile
 
 
@@ -76,6 +78,11 @@ def test_paper_shaped_profile_runs_every_notebook_offline(paper_chain):
         nb = nbformat.read(out / src.name, as_version=4)
         errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
         assert not errors, f"{src.name}: {errors[0]}"
+    # CPT, both teachers, the transfer set's scores and every student went through accelerate launch on two processes
+    launched = {p.parent.name for p in (out / "trainer" / "launch").glob("*/job.json")}
+    assert {"teacher-cpt-hub", "teacher-no-cpt", "train lists", "students"} <= launched, launched  # every core student in one launch
+    assert len(list((out / "trainer" / "launch" / "students").glob("*/result.json"))) == 8  # two networks x four students
+    assert (out / "cpt" / "hub" / "trainer" / "launch" / "result.json").is_file()
     # the teacher: LoRA on the bf16 hub decoder, merged; it and every student score finitely
     teacher, _ = load_ranker(out / "teachers" / "teacher-cpt")
     assert not any("lora_" in n for n, _ in teacher.named_parameters())

@@ -19,7 +19,8 @@ concept, one module each, which the stages and the notebooks share:
   `clicks` and `interleaving` (simulated users), `timing` (latency of a batch), `estimate` (what a
   profile costs on a GPU), `paper` (the paper's numbers);
 - running and reporting: `config` (profiles), `paths` (outputs, atomic writes), `runtime` (seeds,
-  device, figures), `notebook` (every notebook's set-up), `progress`, `results` (results.json),
+  device, figures), `notebook` (every notebook's set-up), `progress`, `parallel` and `launch_jobs`
+  (training and scoring on N processes through `accelerate launch`), `results` (results.json),
   `formats` (how numbers print), `report` and `pagecheck` (make report).
 
 No concept module imports a stage, and no stage imports another (tests/test_architecture.py).

@@ -390,6 +390,31 @@ class LLMParams(_Section):
         return self
 
 
+class ParallelParams(_Section):
+    """How many processes the heavy loops of notebooks 02, 03 and 04 run on (`distilrank.parallel`).
+
+    `processes: 1` keeps every loop in the notebook's own kernel (the default path). With `N > 1`
+    (or `auto`: every visible GPU, and 1 on a CPU), CPT, the teachers' fine-tuning and scoring and
+    the students' distillation run through `accelerate launch` on N processes, data-parallel: the
+    Trainer's DDP for training (gradients averaged, rank 0 saves), the scored pairs sharded and
+    merged in their original order. `backend`: `nccl` on GPUs, `gloo` on a CPU (auto: by device).
+    `teacher_strategy`: how the decoder (CPT and the ranking teacher) is spread: `ddp` (a full copy
+    per GPU; enough with LoRA, whose trainable state is small) or `fsdp` (weights, gradients and
+    optimiser state sharded across the GPUs; full fine-tuning of a 7B decoder). Students always
+    use DDP. See docs/scaling.md.
+    """
+
+    processes: int | Literal["auto"] = Field(1, description="processes per launch: 1 (in the kernel), N, or auto (the visible GPUs)")
+    backend: Literal["auto", "nccl", "gloo"] = Field("auto", description="collective backend: auto picks nccl on CUDA, gloo on CPU")
+    teacher_strategy: Literal["ddp", "fsdp"] = Field("ddp", description="the decoder's data parallelism (students: always ddp)")
+
+    @model_validator(mode="after")
+    def _positive(self) -> ParallelParams:
+        if isinstance(self.processes, int) and self.processes < 1:
+            raise ValueError(f"processes must be at least 1 (or auto), not {self.processes}")
+        return self
+
+
 class ModelParams(_Section):
     """Which models each stage starts from.
 
@@ -418,6 +443,7 @@ class Params(_Section):
     models: ModelParams
     cpt: CPTParams
     llm: LLMParams = Field(default_factory=LLMParams)
+    parallel: ParallelParams = Field(default_factory=ParallelParams)
     teacher: TeacherParams
     distill: DistillParams
     rank_distillm: RankDistillmParams

@@ -98,7 +98,7 @@ def autocast(precision: str, device: str) -> contextlib.AbstractContextManager:
 
     if precision == "fp32":
         return contextlib.nullcontext()
-    return torch.autocast(device_type="cuda" if device == "cuda" else "cpu", dtype=torch_dtype(precision))
+    return torch.autocast(device_type="cuda" if device.startswith("cuda") else "cpu", dtype=torch_dtype(precision))  # cuda:<k>: a launched process's GPU
 
 
 def trainer_flags(precision: str) -> dict[str, bool]:

@@ -28,13 +28,16 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import nbformat
 from tqdm.auto import tqdm
 from transformers import Trainer
 from transformers.trainer_callback import ProgressCallback
 
 from distilrank.paths import atomic_path
+
+if TYPE_CHECKING:  # nbformat (through jsonschema) takes a second to import: only the functions that read notebooks do
+    import nbformat
 
 LIVE_ENV = "DISTILRANK_PROGRESS_LOG"  # the file live progress events go to (unset: none are written)
 LIVE_EVERY_S = 1.0  # at most one event a second per bar (plus its first and its last)
@@ -81,8 +84,22 @@ def _report(bar: tqdm, done: bool = False) -> None:
         pass
 
 
+_SILENT: list[bool] = []
+
+
+def silence() -> None:
+    """Every `bar` made from now on in this process is disabled: a data-parallel worker other than
+    rank 0 (`distilrank.launch_jobs`), whose bars would repeat rank 0's."""
+    _SILENT.append(True)
+
+
 class bar(tqdm):  # noqa: N801 (used like tqdm, the function it replaces)
     """The project's progress bar: tqdm, plus a live event per update when `LIVE_ENV` is set."""
+
+    def __init__(self, *args, **kwargs):
+        if _SILENT:
+            kwargs["disable"] = True
+        super().__init__(*args, **kwargs)
 
     def display(self, *args, **kwargs):
         shown = super().display(*args, **kwargs)
@@ -284,6 +301,8 @@ def clean_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 def clean_file(path: Path) -> None:
     """Clean the executed notebook at `path` in place (atomically)."""
+    import nbformat
+
     nb = clean_notebook(nbformat.read(path, as_version=4))
     with atomic_path(path) as tmp:
         nbformat.write(nb, str(tmp))

@@ -9,17 +9,19 @@ scores all of them in one forward pass, reshapes to a (Q, K) matrix and hands it
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
-from distilrank import finetune, losses, metrics, progress
+from distilrank import finetune, losses, metrics, parallel, progress
 from distilrank.paths import write_json
 from distilrank.precision import trainer_flags
 from distilrank.progress import plain_progress
@@ -205,7 +207,7 @@ def train_groups(model: torch.nn.Module, groups: Sequence[Group], loss_fn: Calla
         learning_rate=lr, warmup_steps=warmup, weight_decay=weight_decay, lr_scheduler_type=SCHEDULES[schedule],
         logging_steps=max(1, len(groups) // groups_per_step // 10), save_strategy="no", report_to="none",
         remove_unused_columns=False, seed=seed, data_seed=seed, use_cpu=device == "cpu",
-        dataloader_num_workers=0, optim="adamw_torch_fused", disable_tqdm=False, **trainer_flags(precision),
+        dataloader_num_workers=0, optim="adamw_torch_fused", disable_tqdm=False, **trainer_flags(precision), **parallel.trainer_flags(),
     )
     callback = EvalEvery(evaluate, eval_every) if evaluate is not None else None
     trainer = GroupTrainer(model=model, args=args, train_dataset=GroupDataset(groups),
@@ -387,3 +389,153 @@ def train_system(model: torch.nn.Module, tokenizer, groups_df: pd.DataFrame, par
         if scores_to is not None:
             write_json({"steps": taken, "history": history, "timing": timing}, Path(scores_to) / CURVE_FILE)
         return TrainedSystem(model, tokenizer, scores, history, timing)
+
+
+def launched_system(p: parallel.Plan, spec: parallel.ModelSpec, tokenizer_path: str | Path, groups_df: pd.DataFrame, params: Any,
+                    eval_frames: dict[str, pd.DataFrame], *, seed: int, work_dir: str, save_to: str | Path | None = None,
+                    scores_to: str | Path | None = None, target: str = "gain", loss: parallel.LossSpec | None = None,
+                    steps: int | None = None, qrels: pd.DataFrame | None = None, precision: str = "fp32",
+                    probe: str | Path | None = None) -> TrainedSystem:
+    """`train_system` on `p`'s processes: the same model (`spec`), groups, settings and seed; DDP
+    training (gradients averaged, the dev learning curve measured by rank 0), the trained model
+    saved by rank 0, every frame of `eval_frames` scored in shards and merged. The model is read
+    back, then saved and cached exactly as in one process (`save_to`, `scores_to`, the learning
+    curve beside the scores). `probe` (a folder) keeps each rank's first batch and the first step's
+    averaged gradient (`FirstStepProbe`): how the tests compare it with one process."""
+    request = {"spec": spec, "tokenizer_path": tokenizer_path, "groups_df": groups_df, "params": params, "eval_frames": eval_frames,
+               "seed": seed, "save_to": save_to, "scores_to": scores_to, "target": target, "loss": loss, "steps": steps,
+               "qrels": qrels, "precision": precision, "probe": probe}
+    return launched_systems(p, [request], work_dir)[0]
+
+
+def system_label(request: dict) -> str:
+    """What a launched system is called (its score cache's or saved model's folder name)."""
+    where = request.get("scores_to") or request.get("save_to")
+    return Path(where).name if where else "ranker"
+
+
+def launched_systems(p: parallel.Plan, requests: Sequence[dict], work_dir: str | Path, name: str | None = None) -> list[TrainedSystem]:
+    """Several `launched_system`s (each request: its keyword arguments but `work_dir`) trained one
+    after the other in one launch, `work_dir/launch/<name>/<system>/` each (`name`: the one
+    system's, by default): the processes start once for all of them."""
+    labels = [system_label(r) for r in requests]
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"launched_systems: two systems under one name in {labels}")
+    launch_dir = parallel.fresh_dir(Path(work_dir) / "launch" / (name or labels[0]))
+    store = parallel.FrameStore(launch_dir / "frames")  # a frame the systems share is written once
+    jobs = []
+    for label, r in zip(labels, requests, strict=True):
+        folder = launch_dir / label
+        qrels = r.get("qrels")
+        jobs.append({"label": label, "job_dir": str(folder), "model": asdict(r["spec"]), "tokenizer": str(r["tokenizer_path"]),
+                     "groups": store(r["groups_df"]), "params": parallel.params_json(r["params"]),
+                     "frames": {f: store(df) for f, df in r["eval_frames"].items()}, "qrels": store(qrels) if qrels is not None else None,
+                     "seed": r["seed"], "target": r.get("target", "gain"), "loss": asdict(r["loss"]) if r.get("loss") else None,
+                     "steps": r.get("steps"), "precision": r.get("precision", "fp32"), "output_dir": str(folder / "trainer"),
+                     "probe": str(r["probe"]) if r.get("probe") else None})
+    parallel.launch(p, {"task": "train", "label": name or labels[0], "systems": jobs}, launch_dir)
+    systems = [collected(p, Path(job["job_dir"]), r) for job, r in zip(jobs, requests, strict=True)]
+    store.clear()
+    return systems
+
+
+def collected(p: parallel.Plan, folder: Path, request: dict) -> TrainedSystem:
+    """One launched system read back from its folder and put where `train_system` puts it: the
+    model (saved to `save_to`), its merged scores (cached under `scores_to` with the learning
+    curve, whose end point on dev is computed here as in one process) and its timings (the
+    processes' own: training, and training plus saving and scoring)."""
+    from distilrank.rankers import load_ranker
+
+    params, eval_frames, qrels, seed = request["params"], request["eval_frames"], request.get("qrels"), request["seed"]
+    precision = request.get("precision", "fp32")
+    model, tokenizer = load_ranker(folder / "model")
+    shutil.rmtree(folder / "model")  # read back: saved again below where the single-process path saves it (a 7B copy less on disk)
+    result = json.loads((folder / "result.json").read_text())
+    history, taken = result["history"], result["steps"]
+    scores = parallel.merge_shards(folder, {name: len(df) for name, df in eval_frames.items()}, p.processes)
+    dev_df = eval_frames.get("dev")
+    if dev_df is not None and (not history or history[-1]["step"] != taken):
+        rows = curve_rows(dev_df, params.curve_queries, seed)
+        history.append({"step": taken, **dev_point(dev_df[rows], scores["dev"][rows], qrels)})
+    if request.get("save_to") is not None:
+        save_ranker(model, tokenizer, request["save_to"], max_len=params.max_len)
+    timing = {"train minutes": result["train seconds"] / 60, "total minutes": result["total seconds"] / 60}
+    if request.get("scores_to") is not None:
+        save_scores({name: df.assign(score=scores[name]) for name, df in eval_frames.items()}, request["scores_to"], precision=precision)
+        write_json({"steps": taken, "history": history, "timing": timing}, Path(request["scores_to"]) / CURVE_FILE)
+    return TrainedSystem(model, tokenizer, scores, history, timing)
+
+
+class FirstStepProbe:
+    """What the tests compare with one process: each rank's first batch (the model's inputs via a
+    forward pre-hook, the targets and mask via the loss) and, on rank 0, the first step's
+    gradients once DDP averaged them (`on_pre_optimizer_step`, after Trainer's clipping)."""
+
+    def __init__(self, model: torch.nn.Module, loss_fn: Callable, folder: str | Path, rank: int) -> None:
+        self.folder, self.rank, self.loss_fn, self.batch = Path(folder), rank, loss_fn, {}
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.hook = model.register_forward_pre_hook(self._inputs, with_kwargs=True)
+        probe = self
+
+        class Gradients(TrainerCallback):
+            def on_pre_optimizer_step(self, args, state, control, model=None, **kwargs):
+                if state.global_step == 0 and probe.rank == 0:
+                    torch.save({n: p.grad.detach().cpu().clone() for n, p in model.named_parameters() if p.grad is not None},
+                               probe.folder / "grads.pt")
+
+        self.callback = Gradients()
+
+    def _inputs(self, module, args, kwargs):
+        self.batch.update({k: v.detach().cpu() for k, v in kwargs.items() if isinstance(v, torch.Tensor)})
+        self.hook.remove()
+
+    def __call__(self, scores: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        if "targets" not in self.batch:
+            self.batch.update(targets=targets.detach().cpu(), mask=mask.detach().cpu())
+            torch.save(self.batch, self.folder / f"batch.rank{self.rank}.pt")
+        return self.loss_fn(scores, targets, mask)
+
+
+def train_task(job: dict, state) -> None:
+    """A launched process's share of `launched_systems`: each system in turn (`train_one_task`)."""
+    for system in job["systems"]:
+        with progress.task(system["label"]):
+            train_one_task(system, state)
+
+
+def train_one_task(job: dict, state) -> None:
+    """One launched system on this process: the model `job["model"]` describes, trained by
+    `fit_ranker` under the Trainer's DDP (the dev learning curve on rank 0 only), adapters merged,
+    saved by rank 0 (`model/`); then this process's share of every evaluation frame scored
+    (`parallel.shard_bounds`) and written as its shard; rank 0 writes `result.json` last."""
+    from transformers import AutoTokenizer
+
+    from distilrank.launch_jobs import device_of
+
+    rank, device = state.process_index, device_of(state)
+    params = parallel.read_params(job["params"])
+    model = parallel.ModelSpec(**job["model"]).build()
+    tokenizer = AutoTokenizer.from_pretrained(job["tokenizer"])
+    frames = {name: pd.read_parquet(path) for name, path in job["frames"].items()}
+    qrels = pd.read_parquet(job["qrels"]) if job["qrels"] else None
+    loss_fn = losses.make_loss(job["loss"]["name"], **job["loss"]["kwargs"]) if job["loss"] else losses.make_loss(params.loss)
+    callbacks = []
+    if job.get("probe"):
+        probe = FirstStepProbe(model, loss_fn, job["probe"], rank)
+        loss_fn, callbacks = probe, [probe.callback]
+    start = time.perf_counter()
+    history, taken = fit_ranker(model, tokenizer, pd.read_parquet(job["groups"]), params, seed=job["seed"], device=device,
+                                output_dir=job["output_dir"], target=job["target"], dev_df=frames.get("dev") if rank == 0 else None,
+                                loss_fn=loss_fn, steps=job["steps"], qrels=qrels, precision=job["precision"], callbacks=callbacks)
+    seconds = time.perf_counter() - start
+    model = finetune.merge(model)
+    if rank == 0:
+        save_ranker(model, tokenizer, Path(job["job_dir"]) / "model", max_len=params.max_len)
+    for name, df in frames.items():
+        lo, hi = parallel.shard_bounds(len(df), state.num_processes, rank)
+        scores = (score_candidates(model, tokenizer, df.iloc[lo:hi], params.max_len, params.batch_size, device, desc=name,
+                                   precision=job["precision"]) if hi > lo else [])
+        parallel.write_shard(job["job_dir"], name, rank, scores)
+    if rank == 0:
+        write_json({"history": history, "steps": taken, "train seconds": seconds, "total seconds": time.perf_counter() - start},
+                   Path(job["job_dir"]) / "result.json")

@@ -13,6 +13,7 @@ test queries.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Sequence
@@ -27,7 +28,7 @@ import seaborn as sns
 import torch
 from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
 
-from distilrank import backbones, decoders, finetune, metrics, progress
+from distilrank import backbones, decoders, finetune, metrics, parallel, progress
 from distilrank.precision import autocast, trainer_flags
 from distilrank.progress import bar, plain_progress
 from distilrank.rankers import decoder_prompt, document_text, end_token_id
@@ -105,7 +106,7 @@ def train_cpt(model, tokenizer, features: Sequence[dict], *, output_dir: str, ep
         logging_steps=max(1, math.ceil(len(features) / batch_size * epochs / 20)), save_strategy="no",
         report_to="none", seed=seed, data_seed=seed, use_cpu=device == "cpu", **trainer_flags(precision),
         optim="adamw_torch_fused", train_sampling_strategy="group_by_length",
-        length_column_name="length", dataloader_num_workers=0, disable_tqdm=False,
+        length_column_name="length", dataloader_num_workers=0, disable_tqdm=False, **parallel.trainer_flags(),
     )
     collator = DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=IGNORE, padding=True)
     trained = finetune.prepare(model, llm, "CAUSAL_LM") if llm is not None else model
@@ -113,6 +114,27 @@ def train_cpt(model, tokenizer, features: Sequence[dict], *, output_dir: str, ep
     trainer.train()
     finetune.merge(trained)
     return [h for h in trainer.state.log_history if "loss" in h]
+
+
+def cpt_task(job: dict, state: Any) -> None:
+    """A launched process's share of `parallel.train_cpt`: the decoder saved at `job["init"]`
+    trained by `train_cpt` under the Trainer's DDP; rank 0 saves it (`model/`) and its loss log
+    (`result.json`)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from distilrank.config import LLMParams
+    from distilrank.launch_jobs import device_of
+
+    set_seed(job["seed"])
+    lm = AutoModelForCausalLM.from_pretrained(job["init"], dtype=getattr(torch, job["dtype"].removeprefix("torch.")))
+    tok = AutoTokenizer.from_pretrained(job["init"])
+    features = json.loads(Path(job["features"]).read_text())
+    log = train_cpt(lm, tok, features, output_dir=job["output_dir"], epochs=job["epochs"], lr=job["lr"], batch_size=job["batch_size"],
+                    seed=job["seed"], device=device_of(state), precision=job["precision"],
+                    llm=LLMParams.model_validate(job["llm"]) if job["llm"] else None)
+    if state.process_index == 0:
+        decoders.save_lm(lm, tok, Path(job["job_dir"]) / "model")
+        decoders.write_json({"log": log}, Path(job["job_dir"]) / "result.json")
 
 
 def target_nll(model, tokenizer, features: Sequence[dict], batch_size: int = 16, device: str = "cpu",
@@ -230,7 +252,9 @@ def compare_variants(prepared: Any, train_rows: Sequence[dict], dev_rows: Sequen
     """Notebook 02's loop. For each of `cfg.cpt.variants`, seeded: build the decoder and save it
     (`<variant>/init/`), measure dev perplexity and the likelihood ranker's dev metrics, continue
     pre-training (`train_cpt`), measure again and save (`<variant>/cpt/`). Trainer state goes to
-    `<variant>/trainer/`."""
+    `<variant>/trainer/`. With `parallel.processes` above 1, CPT runs on that many processes
+    (`parallel.train_cpt`); the measurements stay in the kernel."""
+    launch = parallel.plan(cfg.parallel, device, role="teacher")
     corpus_texts = tokenizer_texts(prepared, cfg.cpt.variants)
     dev_cand = prepared["dev_candidates"].to_pandas()
     qrels = prepared["qrels"].to_pandas()
@@ -248,9 +272,14 @@ def compare_variants(prepared: Any, train_rows: Sequence[dict], dev_rows: Sequen
             cand_f = build_features(tok, cand_rows, cfg.cpt.max_len)
             per_before = likelihood_metrics(lm, tok, dev_cand, cand_f, qrels, device=device, precision=precision)
             start = time.perf_counter()
-            log = train_cpt(lm, tok, train_f, output_dir=str(cpt_dir / variant / "trainer"), epochs=cfg.cpt.epochs,
-                            lr=cfg.cpt.lr[variant], batch_size=cfg.cpt.batch_size, seed=cfg.seed, device=device,
-                            precision=precision, llm=cfg.llm)
+            if launch is not None:  # on that many processes, from the saved init decoder; the trained one read back
+                lm, log = parallel.train_cpt(launch, lm, cpt_dir / variant / "init", train_f, output_dir=str(cpt_dir / variant / "trainer"),
+                                             epochs=cfg.cpt.epochs, lr=cfg.cpt.lr[variant], batch_size=cfg.cpt.batch_size, seed=cfg.seed,
+                                             precision=precision, llm=cfg.llm)
+            else:
+                log = train_cpt(lm, tok, train_f, output_dir=str(cpt_dir / variant / "trainer"), epochs=cfg.cpt.epochs,
+                                lr=cfg.cpt.lr[variant], batch_size=cfg.cpt.batch_size, seed=cfg.seed, device=device,
+                                precision=precision, llm=cfg.llm)
             seconds = time.perf_counter() - start
             after = target_nll(lm, tok, dev_f, device=device, precision=precision)
             per_after = likelihood_metrics(lm, tok, dev_cand, cand_f, qrels, device=device, precision=precision)

@@ -31,7 +31,7 @@ import pandas as pd
 import seaborn as sns
 from transformers import AutoTokenizer
 
-from distilrank import backbones, distill, fusion, losses, metrics, progress, rankers, results, verdicts
+from distilrank import backbones, distill, fusion, losses, metrics, parallel, progress, rankers, results, verdicts
 from distilrank.formats import format_p
 from distilrank.metrics import quality_table
 from distilrank.paths import write_json
@@ -39,7 +39,7 @@ from distilrank.rankers import remove_stale_seeds
 from distilrank.recipes import RECIPE_FILE, RECIPE_KEYS, recipe_name, recipe_params
 from distilrank.runtime import set_seed
 from distilrank.sampling import pick_queries
-from distilrank.training import TrainedSystem, seed_settings, steps_to_reach, train_system
+from distilrank.training import TrainedSystem, launched_systems, seed_settings, steps_to_reach, train_system
 
 LABELS_LOSS = "ranknet"  # the labels-only student: RankNet on the judged gains of its lists
 NO_LLM = "no-llm"  # suffix of the student distilled from bm25+dense-minilm (`bert6-hybrid-no-llm`)
@@ -65,11 +65,17 @@ def budget_steps(frame: pd.DataFrame, params) -> int:
 
 
 def train_one(name: str, loss_name: str, frame: pd.DataFrame, target: str, params, eval_frames: dict[str, pd.DataFrame], *, start: str,
-              seed: int, first: bool, steps: int, out: Path, qrels: pd.DataFrame, device: str, precision: str) -> TrainedSystem:
+              seed: int, first: bool, steps: int, out: Path, qrels: pd.DataFrame, device: str, precision: str,
+              launch: parallel.Plan | None = None) -> TrainedSystem:
     """One student: a fresh cross-encoder (`params.pooling`) on the encoder at `start`, seeded, trained on `frame`'s `target`
     with `loss_name` for `steps` steps. The first seed saves its model under `students/<name>` and
     its scores under `scores/<name>`, with a learning curve on dev; a further seed only its
-    test and training-list scores, under `scores/<name>@seed<seed>`."""
+    test and training-list scores, under `scores/<name>@seed<seed>`. With a `launch` plan
+    (`parallel.plan`), it trains and scores on that many processes (`training.launched_systems`)."""
+    if launch is not None:
+        return launched_systems(launch, [launch_request(name, loss_name, frame, target, params, eval_frames, start=start, seed=seed,
+                                                        first=first, steps=steps, out=out, qrels=qrels, precision=precision)],
+                                out / "trainer")[0]
     set_seed(seed)
     kwargs = distill.distill_loss_kwargs("hybrid", params.margin_weight) if loss_name == "hybrid" else {}
     run_params, frames = seed_settings(params, eval_frames, first)  # dev: the first seed's curve and the recipe only
@@ -78,6 +84,19 @@ def train_one(name: str, loss_name: str, frame: pd.DataFrame, target: str, param
                         frames, seed=seed, device=device, work_dir=str(out / "trainer"),
                         save_to=out / "students" / name if first else None, scores_to=out / "scores" / cache, target=target,
                         loss_fn=losses.make_loss(loss_name, **kwargs), steps=steps, qrels=qrels, precision=precision)
+
+
+def launch_request(name: str, loss_name: str, frame: pd.DataFrame, target: str, params, eval_frames: dict[str, pd.DataFrame], *,
+                   start: str, seed: int, first: bool, steps: int, out: Path, qrels: pd.DataFrame, precision: str) -> dict:
+    """`train_one`'s student as a request to `training.launched_systems`: the same fresh
+    cross-encoder (built in the launched processes after `set_seed(seed)`), frames, loss, budget
+    and destinations."""
+    kwargs = distill.distill_loss_kwargs("hybrid", params.margin_weight) if loss_name == "hybrid" else {}
+    run_params, frames = seed_settings(params, eval_frames, first)
+    return {"spec": parallel.ModelSpec("cross_encoder", str(start), seed, pooling=params.pooling), "tokenizer_path": start,
+            "groups_df": frame, "params": run_params, "eval_frames": frames, "seed": seed,
+            "save_to": out / "students" / name if first else None, "scores_to": out / "scores" / rankers.seed_cache(name, seed, first),
+            "target": target, "loss": parallel.LossSpec(loss_name, kwargs), "steps": steps, "qrels": qrels, "precision": precision}
 
 
 @dataclass
@@ -91,12 +110,13 @@ class RecipeSweep:
 
 
 def try_recipes(params, recipes: Sequence, train_all: pd.DataFrame, eval_frames: dict[str, pd.DataFrame], *, student: str, start: str, seed: int,
-                out: Path, qrels: pd.DataFrame, device: str, precision: str) -> RecipeSweep:
+                out: Path, qrels: pd.DataFrame, device: str, precision: str, launch: parallel.Plan | None = None) -> RecipeSweep:
     """The hybrid student at `params` and at each of `recipes`, trained with `seed` (a seed none of
     the core students uses: a run picked for its dev score is not one of the runs the claims
     compare); the best on dev NDCG@5 (all dev queries; the first on a tie) becomes the recipe of
     every student, written to `students/recipe.json` for the notebooks that train more students
-    (08). Saved under `recipes/<recipe>/`; only dev is scored (test is neither scored nor read)."""
+    (08). Saved under `recipes/<recipe>/`; only dev is scored (test is neither scored nor read).
+    `launch` (`parallel.plan`) trains each on that many processes."""
     candidates = {}
     for recipe in [{}, *recipes]:
         p = recipe_params(params, recipe)
@@ -107,7 +127,8 @@ def try_recipes(params, recipes: Sequence, train_all: pd.DataFrame, eval_frames:
         steps = budget_steps(frame, p)
         with progress.task(f"recipe {rname}"):  # the live progress lines in the terminal
             systems[rname] = s = train_one(f"{student}-hybrid", "hybrid", frame, "target", p, {"dev": eval_frames["dev"]}, start=start, seed=seed,
-                                           first=True, steps=steps, out=out / "recipes" / rname, qrels=qrels, device=device, precision=precision)
+                                           first=True, steps=steps, out=out / "recipes" / rname, qrels=qrels, device=device, precision=precision,
+                                           launch=launch)
         dev_ndcg = metrics.aggregate(metrics.evaluate_candidates(eval_frames["dev"].assign(score=s.scores["dev"]), qrels=qrels), "ndcg@5")
         rows.append({"recipe": rname, **{k: getattr(p, k) for k in RECIPE_KEYS}, "steps": steps,
                      "train minutes": s.timing["train minutes"], "total minutes": s.timing["total minutes"], "dev ndcg@5": dev_ndcg})
@@ -136,24 +157,34 @@ def core_students(student: str, no_llm: bool) -> dict[str, tuple[str, str]]:
 
 def train_core(params, frames: Mapping[str, tuple[pd.DataFrame, str]], eval_frames: dict[str, pd.DataFrame], *,
                starts: Mapping[str, str], seeds: Sequence[int], no_llm: bool, out: Path, qrels: pd.DataFrame, device: str,
-               precision: str) -> dict[str, list[TrainedSystem]]:
+               precision: str, launch: parallel.Plan | None = None) -> dict[str, list[TrainedSystem]]:
     """Every core student (`core_students`) of every network of `starts` (`models.students` key ->
     encoder path) with every seed of `seeds`, at the chosen recipe and
     one budget: the distilled students' steps (`budget_steps`), which the labels-only student takes
     too. `frames` maps each target source to (frame, target column): `teacher` and `no_llm`
     (`student_frame`s) and `labels` (the first-stage lists, `gain`). Score caches of seeds no longer
     in `seeds` (a profile that lowered `distill.seeds`) are removed first, so that no reader
-    averages a stale seed. Returns each student's runs, by seed order."""
+    averages a stale seed. `launch` (`parallel.plan`) trains them all in one launch on that many
+    processes (`training.launched_systems`, under `trainer/launch/students/`).
+    Returns each student's runs, by seed order."""
     steps = budget_steps(frames["teacher"][0], params)
     names = [n for student in starts for n in core_students(student, no_llm)]
     remove_stale_seeds(out / "scores", [*names, *[f"{n}+bm25" for n in names]], seeds[1:])
     runs: dict[str, list[TrainedSystem]] = {}
+    requests = []  # with a launch plan: every student in one launch (the processes start once)
     for i, seed in enumerate(seeds):
         for student, start in starts.items():
             for name, (loss, source) in core_students(student, no_llm).items():
                 frame, target = frames[source]
+                if launch is not None:
+                    requests.append((name, launch_request(name, loss, frame, target, params, eval_frames, start=start, seed=seed,
+                                                          first=i == 0, steps=steps, out=out, qrels=qrels, precision=precision)))
+                    continue
                 runs.setdefault(name, []).append(train_one(name, loss, frame, target, params, eval_frames, start=start, seed=seed,
                                                            first=i == 0, steps=steps, out=out, qrels=qrels, device=device, precision=precision))
+    if requests:
+        for (name, _), system in zip(requests, launched_systems(launch, [r for _, r in requests], out / "trainer", "students"), strict=True):
+            runs.setdefault(name, []).append(system)
     return runs
 
 

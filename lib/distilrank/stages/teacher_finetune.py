@@ -24,7 +24,7 @@ import pandas as pd
 import seaborn as sns
 from transformers import AutoTokenizer
 
-from distilrank import artifacts, backbones, decoders, dense, fusion, metrics, rankers, results, training, verdicts
+from distilrank import artifacts, backbones, decoders, dense, fusion, metrics, parallel, rankers, results, training, verdicts
 from distilrank.formats import format_p
 from distilrank.runtime import set_seed
 from distilrank.sampling import pick_queries
@@ -77,11 +77,19 @@ def train_variants(cfg: Any, groups: pd.DataFrame, eval_frames: dict[str, pd.Dat
                    qrels: pd.DataFrame, device: str, precision: str) -> dict[str, TrainedSystem]:
     """`teacher-cpt-<variant>` for every CPT variant: the ranking head on the decoder notebook 02
     saved after CPT (`cpt/<variant>/cpt`), seeded, trained on `groups` at the variant's learning
-    rate, scoring `eval_frames`; scores and learning curves go under `scores/teacher-cpt-<variant>`."""
+    rate, scoring `eval_frames`; scores and learning curves go under `scores/teacher-cpt-<variant>`.
+    With `parallel.processes` above 1, each trains and scores on that many processes (`parallel.train_system`)."""
     systems = {}
+    launch = parallel.plan(cfg.parallel, device, role="teacher")
     for variant in cfg.cpt.variants:
         set_seed(cfg.seed)
         start = out / "cpt" / variant / "cpt"
+        if launch is not None:
+            systems[f"teacher-cpt-{variant}"] = training.launched_system(
+                launch, parallel.ModelSpec("scorer", str(start), cfg.seed, llm=cfg.llm.model_dump()), start, groups,
+                cfg.teacher.for_variant(variant), eval_frames, seed=cfg.seed, work_dir=str(out / "trainer"),
+                scores_to=out / "scores" / f"teacher-cpt-{variant}", qrels=qrels, precision=precision)
+            continue
         systems[f"teacher-cpt-{variant}"] = training.train_system(
             decoders.load_scorer(start, cfg.llm), AutoTokenizer.from_pretrained(str(start)), groups,
             cfg.teacher.for_variant(variant), eval_frames, seed=cfg.seed, device=device, work_dir=str(out / "trainer"),
@@ -105,11 +113,19 @@ def save_teacher(system: TrainedSystem, frames: dict[str, pd.DataFrame], cfg: An
                  precision: str) -> TrainedSystem:
     """`teacher-cpt`: `system` with its scores on the training queries' lists (`frames["train"]`,
     for the ensemble fit) added, saved under `teachers/teacher-cpt` with its scores on every frame
-    under `scores/teacher-cpt`."""
-    train = rankers.score_candidates(system.model, system.tokenizer, frames["train"], cfg.teacher.max_len,
-                                     cfg.teacher.batch_size, device, desc="train lists", precision=precision)
-    crowned = dataclasses.replace(system, scores={**system.scores, "train": train})
-    rankers.save_ranker(crowned.model, crowned.tokenizer, out / "teachers" / "teacher-cpt")
+    under `scores/teacher-cpt`. With `parallel.processes` above 1 the training lists are scored on
+    that many processes, from the saved teacher (`parallel.score_frames`)."""
+    launch = parallel.plan(cfg.parallel, device, role="teacher")
+    if launch is not None:
+        rankers.save_ranker(system.model, system.tokenizer, out / "teachers" / "teacher-cpt")
+        train = parallel.score_frames(launch, out / "teachers" / "teacher-cpt", {"train": frames["train"]}, out / "trainer" / "launch" / "train lists",
+                                      max_len=cfg.teacher.max_len, batch_size=cfg.teacher.batch_size, precision=precision)["train"]
+        crowned = dataclasses.replace(system, scores={**system.scores, "train": train})
+    else:
+        train = rankers.score_candidates(system.model, system.tokenizer, frames["train"], cfg.teacher.max_len,
+                                         cfg.teacher.batch_size, device, desc="train lists", precision=precision)
+        crowned = dataclasses.replace(system, scores={**system.scores, "train": train})
+        rankers.save_ranker(crowned.model, crowned.tokenizer, out / "teachers" / "teacher-cpt")
     rankers.save_scores({k: df.assign(score=crowned.scores[k]) for k, df in frames.items()}, out / "scores" / "teacher-cpt",
                        precision=precision)
     return crowned
@@ -118,9 +134,16 @@ def save_teacher(system: TrainedSystem, frames: dict[str, pd.DataFrame], cfg: An
 def train_ablation(variant: str, name: str, cfg: Any, groups: pd.DataFrame, eval_frames: dict[str, pd.DataFrame], out: Path, *,
                    qrels: pd.DataFrame, device: str, precision: str) -> TrainedSystem:
     """The CPT ablation `name` (`decoders.no_cpt_variant`): the same head, groups, seed and learning
-    rate on the `variant` decoder before CPT (`cpt/<variant>/init`), saved under `teachers/<name>`."""
+    rate on the `variant` decoder before CPT (`cpt/<variant>/init`), saved under `teachers/<name>`
+    (on `parallel.processes` processes when above 1)."""
     set_seed(cfg.seed)
     start = out / "cpt" / variant / "init"
+    launch = parallel.plan(cfg.parallel, device, role="teacher")
+    if launch is not None:
+        return training.launched_system(
+            launch, parallel.ModelSpec("scorer", str(start), cfg.seed, llm=cfg.llm.model_dump()), start, groups,
+            cfg.teacher.for_variant(variant), eval_frames, seed=cfg.seed, work_dir=str(out / "trainer"),
+            save_to=out / "teachers" / name, scores_to=out / "scores" / name, qrels=qrels, precision=precision)
     return training.train_system(
         decoders.load_scorer(start, cfg.llm), AutoTokenizer.from_pretrained(str(start)), groups,
         cfg.teacher.for_variant(variant), eval_frames, seed=cfg.seed, device=device, work_dir=str(out / "trainer"),
@@ -165,7 +188,12 @@ def fit_ensembles(lists: Mapping[str, pd.DataFrame], llm: TrainedSystem, cfg: An
     weights and statistics) to `teachers/ensemble.json` under its system name."""
     lists = dict(lists)
     set_seed(cfg.seed)
-    if "pseudo" in lists:
+    launch = parallel.plan(cfg.parallel, device, role="teacher") if "pseudo" in lists else None
+    if launch is not None:  # the pseudo-query groups, by the saved teacher-cpt (save_teacher) on that many processes
+        lists["pseudo"] = lists["pseudo"].assign(teacher_score=parallel.score_frames(
+            launch, out / "teachers" / "teacher-cpt", {"pseudo": lists["pseudo"]}, out / "trainer" / "launch" / "transfer pseudo",
+            max_len=cfg.teacher.max_len, batch_size=cfg.teacher.batch_size, precision=precision)["pseudo"])
+    elif "pseudo" in lists:
         lists["pseudo"] = lists["pseudo"].assign(teacher_score=rankers.score_candidates(
             llm.model, llm.tokenizer, lists["pseudo"], cfg.teacher.max_len,
             cfg.teacher.batch_size, device, desc="transfer pseudo", precision=precision))
