@@ -323,3 +323,8 @@ def test_readme_markers_missing_is_an_error():
     assert report.replace_between("a\n<!-- s -->\nold\n<!-- e -->\nb", ("<!-- s -->", "<!-- e -->"), "new") == "a\n<!-- s -->\nnew\n<!-- e -->\nb"
     with pytest.raises(ValueError, match="markers"):
         report.replace_between("no markers here", report.FINDINGS, "new")
+
+
+def test_wall_times_print_as_minutes_and_seconds_alike():
+    assert [report.wall_clock(s) for s in (120.0, 123.4, 59.6, 3599.6)] == ["2:00", "2:03", "1:00", "60:00"]  # never 2.0 beside 1.8
+

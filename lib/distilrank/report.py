@@ -775,8 +775,14 @@ def front_page(profile: str, out: Path, runs: pd.DataFrame, rows: list[ResultRow
                      aliases(rows), latency_table(rows, latency_batch(rows) or 48), setting, bm25.n_queries if bm25 else None)
 
 
+def wall_clock(seconds: float) -> str:
+    """A notebook's wall time as minutes and seconds (`2:03`): one format for every row."""
+    whole = int(round(seconds))
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
 def _walls(runs: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame({"minutes": [f"{s / 60:.1f}" for s in runs.seconds], "errors": [fmt_number(int(e)) for e in runs.errors]},
+    return pd.DataFrame({"wall time (m:ss)": [wall_clock(s) for s in runs.seconds], "errors": [fmt_number(int(e)) for e in runs.errors]},
                         index=pd.Index(runs.notebook, name="notebook"))
 
 
@@ -907,13 +913,13 @@ def index_html(page: FrontPage, figure: str | None) -> str:
                   f"<p><img src='{html.escape(figure)}' alt='test NDCG@5 against ms per batch'></p>", f"<p>{html.escape(FIGURE_TEXT)}</p>"]
     if not page.latency.empty:
         parts += [f"<h2 id='latency'>Latency and cost ({LATENCY_PRECISION})</h2>", _table_html(page.latency, "system")]
-    runs = "".join(f"<tr><td><a href='{html.escape(n)}.html'>{html.escape(n)}</a></td><td>{html.escape(r.minutes)}</td>"
+    runs = "".join(f"<tr><td><a href='{html.escape(n)}.html'>{html.escape(n)}</a></td><td>{html.escape(r['wall time (m:ss)'])}</td>"
                    f"<td>{html.escape(r.errors)}</td></tr>" for n, r in _walls(page.runs).iterrows())
     parts += ["<h2 id='run'>What was run</h2>",
               f"<p>Data: {html.escape(page.data)}. Hardware: {html.escape(page.machine)}. Commit(s) that wrote the rows: "
               f"{html.escape(page.commits)} (-dirty: the working tree differed from that commit). Total wall time "
               f"{fmt_number(round(page.runs.seconds.sum() / 60, 1))} min.</p>",
-              f"<table><tr><th>notebook</th><th>minutes</th><th>errors</th></tr>{runs}</table>"]
+              f"<table><tr><th>notebook</th><th>wall time (m:ss)</th><th>errors</th></tr>{runs}</table>"]
     return "".join(parts) + "</body></html>\n"
 
 
