@@ -184,6 +184,9 @@ def test_claims_are_grouped_by_the_papers_claim_and_name_no_alias(run):
     close = [r.model_copy(update={"value": 450.0}) if (r.system, r.metric) == ("teacher", "latency_ms@48") else r for r in rows]
     near = report.claims_table(results.load_claims(run / "claims.json"), close).set_index("claim")  # 1 : 1.5 is not "a fraction"
     assert near.loc["bert6-hybrid takes at most half the latency of the LLM teacher (teacher-cpt)"].verdict == "fails"
+    embedded = report.claims_table(results.load_claims(run / "claims.json"), close, report.Setting(teacher_source="embedded")).set_index("claim")
+    assert embedded.loc["bert6-hybrid takes at most half the latency of the LLM teacher (teacher-cpt)"].verdict.startswith(
+        "not testable: the embedded teacher-cpt is")  # the student's own size: no LLM to be faster than
     assert not claims.claim.str.startswith("simulated").any()  # the simulated online rows are no claims
 
 

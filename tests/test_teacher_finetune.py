@@ -100,6 +100,8 @@ def test_evaluate_systems_orders_tests_and_claims():
     assert ev.order == ["random", "bm25", "dense-minilm", "bm25+dense-minilm", "teacher-cpt", "teacher-no-cpt",
                         "teacher-ensemble", "oracle"]  # notebook 03 trains no student: bert6-labels is notebook 04's
     assert ev.aliases == {"teacher-cpt-a": "teacher-cpt"}  # the chosen variant under its second name: one row, its metrics kept
+    fig = teacher_finetune.plot_systems(ev, seed=0)  # every system of the table has its bar, the LLM teacher too
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ev.order
     assert list(ev.table.index[:2]) == [("dev", "random"), ("dev", "bm25")] and len(ev.table) == 16 and ("teacher-cpt-a", "test") in ev.per
     assert ev.table.loc[("test", "teacher-cpt"), "ndcg@5"] == pytest.approx(1.0)
     assert pd.isna(ev.table.loc[("test", "bm25"), "p vs bm25 (ndcg@5)"]) and pd.isna(ev.table.loc[("dev", "teacher-cpt"), "p vs bm25 (ndcg@5)"])

@@ -331,7 +331,7 @@ def fit_reading(diagnostic: pd.DataFrame, low: float = 0.5, gap: float = 0.15) -
         tr, te = r["τ with its targets, training lists"], r["τ with its targets, test lists"]
         if tr - te >= gap:
             what = f"does not generalise all it fitted: τ {tr:.2f} on its training lists, {te:.2f} on test"
-        elif tr < low:
+        elif round(tr, 2) < low:  # the rule reads the τ the sentence prints
             what = f"under-fits: τ {tr:.2f} with its targets even on the lists it trained on ({te:.2f} on test)"
         else:
             what = f"orders as its targets do about as well on test ({te:.2f}) as where it trained ({tr:.2f})"

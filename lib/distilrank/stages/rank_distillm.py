@@ -315,14 +315,18 @@ def verdicts(pairs: Sequence[tuple[str, str | None, Cell, Cell]], per: dict[str,
 def against_paper(verdict: str, predicted: str) -> str:
     """How a verdict reads against the one the paper's numbers predict: `consistent` (the same),
     `contradicts` (a significant difference the paper did not find, or one in the other
-    direction), `inconclusive` (the paper found a gain this run cannot tell from zero); empty
+    direction; said with its limit, `CONTRADICTS`: each cell trains one seed), `inconclusive` (the paper found a gain this run cannot tell from zero); empty
     where the paper did not test it. Directions only: the paper's magnitudes are nDCG@10 on TREC
     DL, not comparable with NDCG@5 here."""
     if predicted == "not reported" or kind(verdict) == NOT_TESTABLE:
         return ""
     if verdict == predicted:
         return "consistent"
-    return "inconclusive" if verdict == "no significant difference" else "contradicts"
+    return "inconclusive" if verdict == "no significant difference" else CONTRADICTS
+
+
+CONTRADICTS = ("contradicts, on one training seed per cell (the test covers which queries were drawn, not training noise: "
+               "a seed can move a short-budget student by as much)")
 
 
 REFERENCE_STYLES = (("--", "grey"), ("-.", "grey"), (":", "k"), ((0, (4, 2, 1, 2)), "firebrick"))
