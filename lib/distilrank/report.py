@@ -721,8 +721,8 @@ def online_table(rows: list[ResultRow]) -> pd.DataFrame:
         out.append(row)
     if out:
         out.append({"comparison": "paper: real users, its ranker vs production", "offline Δ ndcg@5": "",
-                    "simulated PageCTR change [95% CI]": f"{fmt_pct(paper.ONLINE_CHANGE['page_ctr'])} (real)",
-                    "simulated UserCTR change [95% CI]": f"{fmt_pct(paper.ONLINE_CHANGE['user_ctr'])} (real)"})
+                    "simulated PageCTR change [95% CI]": f"{paper.ONLINE_CHANGE['page_ctr']:+.2%} (real)",
+                    "simulated UserCTR change [95% CI]": f"{paper.ONLINE_CHANGE['user_ctr']:+.2%} (real)"})
     return pd.DataFrame(out, columns=["comparison", "offline Δ ndcg@5", "simulated PageCTR change [95% CI]",
                                       "simulated UserCTR change [95% CI]"]).set_index("comparison")
 
