@@ -36,3 +36,8 @@ def test_the_front_pages_rule_for_every_number():
     # below 0.01, three significant digits would print five decimals or more (check-report's limit is four)
     assert [formats.fmt_number(x) for x in (0.00346, -0.0012, 0.01)] == ["3.46e-03", "-1.20e-03", "0.01"]
     assert formats.fmt_pct(0.1042) == "+10.4%" and formats.fmt_pct(-0.0004) == "0.0%"
+
+
+def test_a_number_above_one_in_a_p_column_prints_as_the_number_it_is():
+    assert [formats.format_p(x) for x in (1369, 0.5, 1.0)] == ["1369", "0.500", "1.000"]
+

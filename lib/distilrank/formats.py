@@ -36,6 +36,8 @@ def format_p(x: object) -> str:
     if isinstance(x, str):
         return x
     p = float(x)
+    if p > 1:  # no p-value: a count or size in a column whose label reads like one ("sessions until p < 0.05")
+        return format_number(x)
     if p == 0:
         return "<1e-300"
     return f"{p:.1e}" if p < 1e-3 else f"{p:.3f}"
