@@ -5,8 +5,8 @@ import pytest
 from distilrank.distill import (
     distill_loss_kwargs,
     fit_normaliser,
-    fusion_lists,
     normalise,
+    training_lists,
     transfer_frame,
 )
 
@@ -74,12 +74,12 @@ def test_teacher_of_and_the_column_read():
         transfer_frame(_transfer(), 0, 0, column="ensemble_score")
 
 
-def test_fusion_lists_are_the_bm25_rows_of_a_seeded_subset_of_queries():
+def test_training_lists_are_the_bm25_rows_of_a_seeded_subset_of_queries():
     train = pd.DataFrame({"query_id": ["a", "a", "b", "b", "c", "c"], "source": ["bm25", "judged", "bm25", "bm25", "bm25", "judged"]})
-    assert fusion_lists(train, None, 0).index.tolist() == [0, 2, 3, 4]  # every query, judged additions left out
-    two = fusion_lists(train, 2, 7)
+    assert training_lists(train, None, 0).index.tolist() == [0, 2, 3, 4]  # every query, judged additions left out
+    two = training_lists(train, 2, 7)
     assert two["query_id"].nunique() == 2 and set(two["source"]) == {"bm25"}
-    assert two.equals(fusion_lists(train, 2, 7))  # seeded
+    assert two.equals(training_lists(train, 2, 7))  # seeded
 
 
 # Notebook 04's first step: the targets (the students are tests/test_students.py's)

@@ -150,12 +150,13 @@ def _lists(queries, seed, extra=()):
 
 def test_evaluate_on_test_averages_seeds_fuses_each_seed_and_caches_it(tmp_path):
     test = _lists(["e1", "e2", "e3"], 1, ("dense_score", "no_llm_score", "teacher_score", "ensemble_score"))
-    train_lists = _lists(["r1", "r2", "r3", "r4"], 2)
+    dev = _lists(["v1", "v2", "v3", "v4"], 2)
     perfect, rev = test.gain.to_numpy(dtype=float), -test.gain.to_numpy(dtype=float)
-    runs = {"bert6-hybrid": [_system({"train": train_lists.gain.to_numpy(dtype=float), "test": perfect}),
-                             _system({"train": -train_lists.gain.to_numpy(dtype=float), "test": rev})]}
+    in_sample = np.zeros(len(dev))  # the training lists' scores: not what the fusions read
+    runs = {"bert6-hybrid": [_system({"dev": dev.gain.to_numpy(dtype=float), "train": in_sample, "test": perfect}),
+                             _system({"dev": -dev.gain.to_numpy(dtype=float), "train": in_sample, "test": rev})]}
     qrels = test[["query_id", "doc_id", "gain"]]
-    ev = distillation.evaluate_on_test(runs, test, train_lists, qrels, out=tmp_path, seed=13, seeds=[13, 14],
+    ev = distillation.evaluate_on_test(runs, test, dev, qrels, out=tmp_path, seed=13, seeds=[13, 14],
                                    teacher="teacher-ensemble", precision="fp32")
     assert list(ev.per) == ["random", "bm25", "dense-minilm", "bm25+dense-minilm", "teacher-cpt", "teacher-ensemble",
                             "bert6-hybrid", "bert6-hybrid+bm25", "oracle"]
@@ -166,15 +167,18 @@ def test_evaluate_on_test_averages_seeds_fuses_each_seed_and_caches_it(tmp_path)
     np.testing.assert_allclose(ev.per["bert6-hybrid"]["ndcg@5"], (1.0 + second["ndcg@5"]) / 2)
     assert ev.per["bert6-hybrid"].concordant.tolist() == [2.5] * 3  # 5 pairs of different gains a query: 5 then 0
     assert ev.summary["bert6-hybrid"].loc["ndcg@5", "value"] == pytest.approx(ev.per["bert6-hybrid"]["ndcg@5"].mean())
-    # each seed is fused with BM25 on its own training scores, cached under the seed's name
+    # each seed is fused with BM25 on its own dev scores (out of sample), cached under the seed's name
     for k, name in enumerate(["bert6-hybrid+bm25", f"bert6-hybrid+bm25{rankers.SEED_MARK}14"]):
         r = runs["bert6-hybrid"][k]
-        _, fused = distillation.fuse_seed(r.scores["train"], r.scores["test"], train_lists, test)
+        _, fused = distillation.fuse_seed(r.scores["dev"], r.scores["test"], dev, test)
         np.testing.assert_allclose(rankers.load_scores(tmp_path / "scores" / name, "test", test), fused)
         assert rankers.scores_precision(tmp_path / "scores" / name) == "fp32"
     assert [p.name for p in rankers.seed_dirs(tmp_path / "scores", "bert6-hybrid+bm25")] == ["bert6-hybrid+bm25", "bert6-hybrid+bm25@seed14"]
     w = ev.weights["bert6-hybrid+bm25"]
-    assert w["method"] == "global" and w["weights"]["student"] > 0  # the first seed's fusion
+    assert w["method"] == "global" and w["weights"]["student"] > 0  # the first seed's fusion: perfect on dev
+    assert w["stats"]["bm25_score"][0] == pytest.approx(dev.bm25_score.mean())  # standardised with dev's statistics
+    reversed_on_dev = distillation.fuse_seed(runs["bert6-hybrid"][1].scores["dev"], rev, dev, test)[0]
+    assert reversed_on_dev["weights"]["student"] < 0  # a seed that orders dev backwards is weighted against
     assert ev.table.loc["bert6-hybrid", "seeds"] == 2 and ev.table.loc["bm25", "seeds"] == ""
     fig = distillation.plot_seeds(ev, ["bert6-hybrid"], "teacher-ensemble")
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["bert6-hybrid", "bert6-hybrid+bm25"]
@@ -342,3 +346,14 @@ def test_against_paper_names_every_claim_that_does_not_hold():
         "Against the paper: bert6-hybrid keeps >= 90% of teacher-ensemble's NDCG@5: fails (share 0.81; vs teacher: fails) "
         "(Δ NDCG@5 -0.106, p 1.2e-09), while the paper's student keeps most of its teacher's quality."]
     assert distillation.against_paper(claims.iloc[:1]) == ["Every claim above holds, as the paper reports."]
+
+
+def test_dev_per_query_reads_every_seed_scored_on_dev():
+    dev = _lists(["v1", "v2"], 3)
+    qrels = dev[["query_id", "doc_id", "gain"]]
+    good, bad = dev.gain.to_numpy(dtype=float), -dev.gain.to_numpy(dtype=float)
+    runs = {"bert6-hybrid": [_system({"dev": good}), _system({"dev": bad})]}
+    per = distillation.dev_per_query(runs, dev, qrels, {"bm25": "bm25_score"})
+    one = metrics.evaluate_candidates(dev.assign(score=bad), qrels=qrels)
+    np.testing.assert_allclose(per["bert6-hybrid"]["ndcg@5"], (1.0 + one["ndcg@5"]) / 2)  # the seeds' mean, not the first seed
+    assert set(per) == {"bm25", "bert6-hybrid"}

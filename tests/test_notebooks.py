@@ -215,6 +215,15 @@ def test_smoke_chain_runs_every_notebook(tmp_path):
     # a second run finds every stage up to date
     again = _make("-q", *[str(out / p.name) for p in NOTEBOOKS], outputs=tmp_path)
     assert again.returncode == 0, "make considers a stage out of date right after running it"
+    # the budget benchmark reads the run it follows (notebook 04's recipe and transfer set) and writes nothing there
+    before = sorted(p.relative_to(out) for p in out.rglob("*"))
+    env = {**os.environ, "DISTILRANK_OUTPUTS": str(tmp_path), "DISTILRANK_PRECISION": SMOKE_PRECISION,
+           "PYTHONPATH": os.pathsep.join(str(ROOT / d) for d in ("lib", "tools"))}
+    bench = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "student_budget.py"), "--profile", "smoke", "--steps", "4", "--every", "2"],
+                           capture_output=True, text=True, env=env)
+    assert bench.returncode == 0, bench.stdout[-2000:] + bench.stderr[-2000:]
+    assert "bm25 (dev)" in bench.stdout and "the seed mean of 1 seed(s) at step 4" in bench.stdout
+    assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
 
 
 FP32_BF16_MIN_TAU = 0.9  # the same model in fp32 and in bf16: mean per-query Kendall tau at least this

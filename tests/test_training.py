@@ -259,6 +259,7 @@ def test_seed_settings_give_a_further_seed_no_curve_and_no_dev():
     assert seed_settings(params, frames, first=True) == (params, frames)
     further, kept = seed_settings(params, frames, first=False)
     assert further.eval_every == 0 and params.eval_every == 50 and kept == {"test": "t", "train": "r"}
+    assert seed_settings(params, frames, first=False, keep_dev=True)[1] == frames  # notebook 04's seeds: dev for the +bm25 fit
     assert (seed_cache("bert6-hybrid", 14, first=True), seed_cache("bert6-hybrid", 14, first=False)) == ("bert6-hybrid", "bert6-hybrid@seed14")
 
 

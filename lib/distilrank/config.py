@@ -221,7 +221,7 @@ class DistillParams(_Recipe):
     eval_every: int = Field(0, ge=0, description="dev evaluation every n steps (0: at the end only)")
     curve_queries: int | None = Field(None, ge=1, description="dev queries of the learning curve (a fixed seeded subset; None: all)")
     batch_size: int = Field(64, ge=1, description="scoring batch size")
-    fusion_queries: int | None = Field(None, ge=1, description="training queries whose lists fit each <student>+bm25 fusion (a seeded subset; None: all)")
+    diagnostic_queries: int | None = Field(None, ge=1, description="training queries whose lists every student seed is scored on for the fit diagnostic (a seeded subset; None: all)")
 
 
 LOSS_NAMES = Literal["ranknet", "listnet", "kl", "adrmse", "approxndcg", "infonce", "point_mse", "margin_mse", "hybrid"]

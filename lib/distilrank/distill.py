@@ -37,10 +37,10 @@ DISTILL_LOSSES = {"point": "point_mse", "margin": "margin_mse", "hybrid": "hybri
 LABELS_STUDENT = "bert6-labels"
 
 
-def fusion_lists(train: pd.DataFrame, n_queries: int | None, seed: int) -> pd.DataFrame:
-    """The training queries' BM25 lists (rows with `source == "bm25"`, as test lists look) that a
-    `<student>+bm25` fusion is fitted on: those of `n_queries` seeded queries (`pick_queries`), or
-    of every training query when `n_queries` is None."""
+def training_lists(train: pd.DataFrame, n_queries: int | None, seed: int) -> pd.DataFrame:
+    """The training queries' BM25 lists (rows with `source == "bm25"`, as test lists look) that
+    notebook 04's fit diagnostic scores every student seed on: those of `n_queries` seeded queries
+    (`pick_queries`), or of every training query when `n_queries` is None."""
     lists = train[train["source"] == "bm25"]
     if n_queries is None:
         return lists

@@ -27,9 +27,11 @@ better: RankNet with a linear model, the classic way of fitting a linear fusion 
 with the logistic loss). The weights are the measured answer to "how much does each ranker add
 beside the others", scaled so that their absolute values sum to 1.
 
-Fit on training queries only, never dev or test (the `global` statistics too). A ranker that was
-trained on those training queries (the LLM teacher, a student) is scored *in sample* there and can
-look better than it is on unseen queries; the notebooks say so where it applies. A `Fusion` goes to
+Never fit on test. Notebook 03's fusions are fitted on the training queries (the `global`
+statistics too); the LLM teacher trained on those queries, so it is scored *in sample* there and
+can look better than it is on unseen queries (its weight is small; notebook 03 says so). Notebook
+04's `<student>+bm25` fusions are fitted on dev instead: a student is further in sample on its
+training queries than the teacher, and a fit there gives it more weight than it earns. A `Fusion` goes to
 JSON and back (`to_dict`, `Fusion.from_dict`): notebook 03 writes `teachers/ensemble.json`, and
 notebook 07 reads `teacher-ensemble` from it, statistics included, so its targets are notebook 03's.
 """

@@ -342,12 +342,13 @@ class TrainedSystem:
     timing: dict[str, float]
 
 
-def seed_settings(params, eval_frames: dict[str, pd.DataFrame], first: bool) -> tuple[object, dict[str, pd.DataFrame]]:
+def seed_settings(params, eval_frames: dict[str, pd.DataFrame], first: bool, keep_dev: bool = False) -> tuple[object, dict[str, pd.DataFrame]]:
     """What one training seed measures: the first keeps `params` (its dev learning curve) and every
-    frame of `eval_frames`; a further seed neither draws a curve (`eval_every` 0) nor scores dev."""
+    frame of `eval_frames`; a further seed draws no curve (`eval_every` 0) and scores dev only when
+    `keep_dev` (notebook 04 fits each seed's `+bm25` fusion on its dev scores)."""
     if first:
         return params, eval_frames
-    return params.model_copy(update={"eval_every": 0}), {k: v for k, v in eval_frames.items() if k != "dev"}
+    return params.model_copy(update={"eval_every": 0}), {k: v for k, v in eval_frames.items() if keep_dev or k != "dev"}
 
 
 def train_system(model: torch.nn.Module, tokenizer, groups_df: pd.DataFrame, params, eval_frames: dict[str, pd.DataFrame], *,

@@ -78,7 +78,7 @@ def train_one(name: str, loss_name: str, frame: pd.DataFrame, target: str, param
                                 out / "trainer")[0]
     set_seed(seed)
     kwargs = distill.distill_loss_kwargs("hybrid", params.margin_weight) if loss_name == "hybrid" else {}
-    run_params, frames = seed_settings(params, eval_frames, first)  # dev: the first seed's curve and the recipe only
+    run_params, frames = seed_settings(params, eval_frames, first, keep_dev=True)  # every seed scores dev: its +bm25 fusion's fit
     cache = rankers.seed_cache(name, seed, first)
     return train_system(rankers.cross_encoder(start, pooling=params.pooling), AutoTokenizer.from_pretrained(start), frame, run_params,
                         frames, seed=seed, device=device, work_dir=str(out / "trainer"),
@@ -92,7 +92,7 @@ def launch_request(name: str, loss_name: str, frame: pd.DataFrame, target: str, 
     cross-encoder (built in the launched processes after `set_seed(seed)`), frames, loss, budget
     and destinations."""
     kwargs = distill.distill_loss_kwargs("hybrid", params.margin_weight) if loss_name == "hybrid" else {}
-    run_params, frames = seed_settings(params, eval_frames, first)
+    run_params, frames = seed_settings(params, eval_frames, first, keep_dev=True)
     return {"spec": parallel.ModelSpec("cross_encoder", str(start), seed, pooling=params.pooling), "tokenizer_path": start,
             "groups_df": frame, "params": run_params, "eval_frames": frames, "seed": seed,
             "save_to": out / "students" / name if first else None, "scores_to": out / "scores" / rankers.seed_cache(name, seed, first),
@@ -221,20 +221,21 @@ class TestEvaluation:
     table: pd.DataFrame
 
 
-def fuse_seed(train_scores: np.ndarray, test_scores: np.ndarray, train_lists: pd.DataFrame, test: pd.DataFrame) -> tuple[dict, np.ndarray]:
-    """One student seed fused with BM25: both standardised with statistics of the training lists
-    (`fusion.fit_fusion`, global), weights fitted there; returns (the fusion as a dict, the fused
-    test scores)."""
-    fitted = fusion.fit_fusion(train_lists.assign(student=train_scores), ["student", "bm25_score"])
+def fuse_seed(dev_scores: np.ndarray, test_scores: np.ndarray, dev: pd.DataFrame, test: pd.DataFrame) -> tuple[dict, np.ndarray]:
+    """One student seed fused with BM25: both standardised with statistics of the dev lists
+    (`fusion.fit_fusion`, global) and weighted, the weights fitted there; returns (the fusion as a
+    dict, the fused test scores). Dev, not the training queries: the student trained on those, so
+    its scores there are in sample and a fit on them over-weighs it against BM25."""
+    fitted = fusion.fit_fusion(dev.assign(student=dev_scores), ["student", "bm25_score"])
     return fitted.to_dict(), fusion.fuse(test.assign(student=test_scores), fitted)
 
 
-def evaluate_on_test(runs: Mapping[str, list[TrainedSystem]], test: pd.DataFrame, train_lists: pd.DataFrame, qrels: pd.DataFrame, *,
+def evaluate_on_test(runs: Mapping[str, list[TrainedSystem]], test: pd.DataFrame, dev: pd.DataFrame, qrels: pd.DataFrame, *,
                      out: Path, seed: int, seeds: Sequence[int], teacher: str, precision: str) -> TestEvaluation:
     """`random`, BM25, `dense-minilm`, the teachers, every core student and each fused with BM25
-    (`<name>+bm25`, fitted per seed on `train_lists`; `seeds` are the training seeds, in the order
-    of each student's runs), `oracle`: per-query metrics (the seed mean for seeded systems),
-    bootstrap summaries over queries (`seed`), and `quality_table`."""
+    (`<name>+bm25`, fitted per seed on its scores of the `dev` lists; `seeds` are the training
+    seeds, in the order of each student's runs), `oracle`: per-query metrics (the seed mean for
+    seeded systems), bootstrap summaries over queries (`seed`), and `quality_table`."""
     refs = metrics.evaluate_references(test, qrels, seed=seed)
     single = {"bm25": test.bm25_score.to_numpy(), "dense-minilm": test.dense_score.to_numpy(),
               "bm25+dense-minilm": test.no_llm_score.to_numpy(), "teacher-cpt": test.teacher_score.to_numpy(),
@@ -245,7 +246,7 @@ def evaluate_on_test(runs: Mapping[str, list[TrainedSystem]], test: pd.DataFrame
         per_seed[name] = [metrics.evaluate_candidates(test.assign(score=r.scores["test"]), qrels=qrels) for r in seed_runs]
         fused = []
         for k, r in enumerate(seed_runs):
-            w, sc = fuse_seed(r.scores["train"], r.scores["test"], train_lists, test)
+            w, sc = fuse_seed(r.scores["dev"], r.scores["test"], dev, test)
             weights.setdefault(f"{name}+bm25", w)
             cache = rankers.seed_cache(f"{name}+bm25", seeds[k], k == 0)
             rankers.save_scores({"test": test.assign(score=sc)}, out / "scores" / cache, precision=precision)
@@ -343,11 +344,12 @@ def fit_reading(diagnostic: pd.DataFrame, low: float = 0.5, gap: float = 0.15) -
 
 def dev_per_query(runs: Mapping[str, list[TrainedSystem]], dev: pd.DataFrame, qrels: pd.DataFrame,
                   columns: Mapping[str, str]) -> dict[str, pd.DataFrame]:
-    """Per-query metrics on every dev query: each core student's first seed (the only seed scored
+    """Per-query metrics on every dev query: each core student's seed mean (over the seeds scored
     on dev) and each system of `columns` (name -> score column of `dev`, e.g. bm25 and the teacher).
     `claims_table` reads the dev order of each claim's two systems from them."""
     per = {name: metrics.evaluate_candidates(dev.assign(score=dev[col]), qrels=qrels) for name, col in columns.items()}
-    per |= {name: metrics.evaluate_candidates(dev.assign(score=seeds[0].scores["dev"]), qrels=qrels)
+    per |= {name: metrics.seed_mean([metrics.evaluate_candidates(dev.assign(score=r.scores["dev"]), qrels=qrels)
+                                     for r in seeds if "dev" in r.scores])
             for name, seeds in runs.items() if "dev" in seeds[0].scores}
     return per
 
