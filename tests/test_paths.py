@@ -54,3 +54,14 @@ def test_record_hardware_writes_the_machine_and_precision(monkeypatch, tmp_path)
     runtime.record_hardware("p", info)
     saved = json.loads((tmp_path / "p" / "hardware.json").read_text())
     assert saved["precision"] == info and saved["cores"] >= 1 and saved["summary"].endswith("precision fp32 (auto)")
+
+
+def test_hardware_names_the_instruction_set_caps_in_force(monkeypatch):
+    from distilrank import runtime
+
+    assert runtime.isa_caps({"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": " ", "PATH": "/bin"}) == {"ATEN_CPU_CAPABILITY": "avx2"}
+    for k in runtime.ISA_CAPS:
+        monkeypatch.delenv(k, raising=False)
+    assert runtime.hardware()["isa_caps"] == {} and "capped" not in runtime.hardware()["summary"]
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "avx2")
+    assert "(instruction set capped: ATEN_CPU_CAPABILITY=avx2)" in runtime.hardware()["summary"]

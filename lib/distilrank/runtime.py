@@ -60,8 +60,19 @@ class Stopwatch:
         return f"{s / 60:.1f} min" if s >= 90 else f"{s:.1f} s"
 
 
-def hardware() -> dict[str, str | int | None]:
-    """What this run ran on: CPU model and usable cores, memory, torch, and the GPU when present."""
+ISA_CAPS = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS")  # what holds a fast CPU to an older instruction set
+
+
+def isa_caps(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The instruction-set caps set in the environment (`ISA_CAPS`, e.g. `ATEN_CPU_CAPABILITY=avx2`):
+    a run held to AVX2 on an AVX-512 CPU says so beside its CPU's name."""
+    env = os.environ if environ is None else environ
+    return {k: env[k] for k in ISA_CAPS if env.get(k, "").strip()}
+
+
+def hardware() -> dict[str, str | int | dict | None]:
+    """What this run ran on: CPU model and usable cores, memory, torch, the GPU when present, and
+    the instruction-set caps in force (`isa_caps`)."""
     import platform
 
     import torch
@@ -78,8 +89,10 @@ def hardware() -> dict[str, str | int | None]:
     except (OSError, StopIteration):
         pass
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    summary = f"{cpu}, {cores} cores" + (f", {mem_gb} GB RAM" if mem_gb else "") + (f", GPU {gpu}" if gpu else ", no GPU")
-    return {"cpu": cpu, "cores": cores, "memory_gb": mem_gb, "gpu": gpu, "torch": torch.__version__,
+    caps = isa_caps()
+    summary = (f"{cpu}, {cores} cores" + (f", {mem_gb} GB RAM" if mem_gb else "") + (f", GPU {gpu}" if gpu else ", no GPU")
+               + (f" (instruction set capped: {', '.join(f'{k}={v}' for k, v in caps.items())})" if caps else ""))
+    return {"cpu": cpu, "cores": cores, "memory_gb": mem_gb, "gpu": gpu, "torch": torch.__version__, "isa_caps": caps,
             "summary": f"{summary}; torch {torch.__version__}"}
 
 
