@@ -305,6 +305,8 @@ def test_a_committed_profile_writes_its_results_page_and_readmes_findings(run, c
     readme = (checkout / "README.md").read_text()
     assert readme.startswith("# x\n\nbefore\n") and readme.endswith(f"{report.FINDINGS[1]}\nafter\n") and "old line" not in readme
     block = readme.split(report.FINDINGS[0], 1)[1].split(report.FINDINGS[1], 1)[0].strip().splitlines()
+    *block, blank, walls = block
+    assert blank == "" and walls.startswith("Wall time of that run, per notebook (m:ss): ") and "in all, on a test machine" in walls
     assert len(block) == len(verdicts.PAPER_CLAIMS) <= 7
     assert block[0] == f"- [{verdicts.GROUPS['cpt']}](docs/results/default.md#{report.BOX_ANCHOR}): fails"
     assert all(line.startswith("- [") and "](docs/results/default.md#" in line for line in block)
@@ -333,3 +335,9 @@ def test_readme_markers_missing_is_an_error():
 def test_wall_times_print_as_minutes_and_seconds_alike():
     assert [report.wall_clock(s) for s in (120.0, 123.4, 59.6, 3599.6)] == ["2:00", "2:03", "1:00", "60:00"]  # never 2.0 beside 1.8
 
+
+
+def test_readmes_wall_time_line_names_each_notebook_and_the_total():
+    runs = pd.DataFrame({"notebook": ["01_data_prep", "04_distillation"], "seconds": [16.4, 877.0], "errors": [0, 0]})
+    line = report.wall_times_line(runs, "a 2-core CPU; precision fp32")
+    assert line == "Wall time of that run, per notebook (m:ss): 01 0:16 · 04 14:37; 14:53 in all, on a 2-core CPU; precision fp32."

@@ -16,7 +16,8 @@ page, `report/index.html`, with `results.md` beside `results.json` saying the sa
 
 For the committed profiles (`PUBLISHED`, run from the repository's own params file) it also writes
 `docs/results/<profile>.md` (`results.md` stamped with its commit and machine, `results_page`) and,
-for `default`, README's findings block between its markers (`write_committed`).
+for `default`, README's findings block between its markers, with the run's wall time per
+notebook (`write_committed`).
 
 Numbers follow one rule (`fmt_*`): metrics with three decimals, other numbers three significant
 digits (integers as integers, thousands with separators), p as 0.038 or 1.8e-13.
@@ -1027,6 +1028,13 @@ def findings_lines(box: list[Line], page_link: str) -> list[str]:
     return [f"- [{b.claim}]({page_link}#{BOX_ANCHOR}): {'; '.join(t for _, t in b.verdicts)}" for b in box]
 
 
+def wall_times_line(runs: pd.DataFrame, machine: str) -> str:
+    """README's line under the findings: each notebook's wall time in that run (its number, m:ss)
+    and the total, with the machine and precision, as papermill recorded them."""
+    each = " · ".join(f"{str(n).split('_', 1)[0]} {wall_clock(s)}" for n, s in zip(runs.notebook, runs.seconds, strict=True))
+    return f"Wall time of that run, per notebook (m:ss): {each}; {wall_clock(float(runs.seconds.sum()))} in all, on {machine}."
+
+
 def replace_between(text: str, markers: tuple[str, str], body: str) -> str:
     """`text` with what lies between the two marker lines replaced by `body`; an error naming the
     markers when either is missing."""
@@ -1047,7 +1055,7 @@ def write_committed(page: FrontPage, figure: str | None) -> list[Path]:
     written = [target]
     readme = root / "README.md"
     if page.profile == README_PROFILE and readme.is_file():
-        lines = findings_lines(page.box, target.relative_to(root).as_posix())
+        lines = [*findings_lines(page.box, target.relative_to(root).as_posix()), "", wall_times_line(page.runs, page.machine)]
         text = replace_between(readme.read_text(encoding="utf-8"), FINDINGS, "\n".join(lines))
         with atomic_path(readme) as tmp:
             tmp.write_text(text, encoding="utf-8")
