@@ -736,7 +736,7 @@ HOW_TO_READ = (
     "column shows the spread), on one seed elsewhere. Verdicts: holds (better, p < 0.05), fails (worse, "
     "p < 0.05), no significant difference; where a notebook adjusts for its family of tests (07, 08: Benjamini-Hochberg), the "
     "adjusted p decides. Fragile: it holds or fails on test, but the two systems are in the other order on dev (notebook 04, "
-    "first seed, every dev query; the dev difference in brackets): not a result to build on. Not testable: the claim's premise "
+    "the seed mean, every dev query; the dev difference in brackets): not a result to build on. Not testable: the claim's premise "
     "fails on this run (the reason follows). Latency claims hold when the student's median time is at most half the other's. "
     "The paper's numbers come from another collection and other models, so only directions compare.")
 QUALITY_LEGEND = ("PNR: concordant over discordant pairs of differing gain (the oracle's is infinite: no row). Students: notebook 04's "

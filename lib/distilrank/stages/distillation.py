@@ -70,7 +70,7 @@ def train_one(name: str, loss_name: str, frame: pd.DataFrame, target: str, param
     """One student: a fresh cross-encoder (`params.pooling`) on the encoder at `start`, seeded, trained on `frame`'s `target`
     with `loss_name` for `steps` steps. The first seed saves its model under `students/<name>` and
     its scores under `scores/<name>`, with a learning curve on dev; a further seed only its
-    test and training-list scores, under `scores/<name>@seed<seed>`. With a `launch` plan
+    dev, test and training-list scores, under `scores/<name>@seed<seed>`. With a `launch` plan
     (`parallel.plan`), it trains and scores on that many processes (`training.launched_systems`)."""
     if launch is not None:
         return launched_systems(launch, [launch_request(name, loss_name, frame, target, params, eval_frames, start=start, seed=seed,
