@@ -11,8 +11,10 @@ stretch with the steps), scoring every dev query every `--every` steps. Printed:
 curve (the seeds' mean) beside BM25's on the same queries, with the minutes each point cost (the
 measured training time, pro rata); the first step at which the curve reaches BM25; then, at the
 end, test NDCG@5 of the seed mean against BM25 and the teacher (a paired t-test over queries, as
-notebook 04's claims). Figures only: nothing is asserted, and the profile's outputs are not
-touched (everything is written to a temporary folder).
+notebook 04's claims). Choose a budget on the dev curve; the test line measures the budget you
+ran, and reading it for several budgets to pick one would be choosing on test. Figures only:
+nothing is asserted, and the profile's outputs are not touched (everything is written to a
+temporary folder).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import pandas as pd
 from distilrank import artifacts, backbones, distill, metrics, precision, recipes
 from distilrank.config import load_params, profile_path
 from distilrank.paths import output_dir
-from distilrank.runtime import hardware
+from distilrank.runtime import hardware, pick_device
 from distilrank.stages import distillation
 
 
@@ -53,8 +55,9 @@ def main() -> None:
     frame = distillation.student_frame(train_all, params.pseudo_groups, cfg.seed)
     dev, test = transfer["dev"], transfer["test"]
     start = backbones.model_path(next(iter(cfg.models.students.values())))
-    prec = precision.resolve(precision.requested(cfg.precision)[0], "cpu")  # DISTILRANK_PRECISION overrides the profile
-    print(f"{hardware()['summary']}; precision {prec}")
+    device = pick_device(cfg.device)
+    prec = precision.resolve(precision.requested(cfg.precision)[0], device)  # DISTILRANK_PRECISION overrides the profile
+    print(f"{hardware()['summary']}; {device}, precision {prec}")
     print(f"profile {args.profile!r}: the hybrid student at recipe {recipes.recipe_name(params)}, {args.steps} steps of "
           f"{params.groups_per_step} x {params.group_size} pairs ({frame.query_id.nunique()} groups a pass); {args.seeds} seed(s)")
     curves, tests, minutes = [], [], []
@@ -62,7 +65,7 @@ def main() -> None:
         for k in range(args.seeds):
             seed = cfg.seed + 100 + k
             s = distillation.train_one(f"budget-{seed}", "hybrid", frame, "target", params, {"dev": dev, "test": test}, start=start,
-                                       seed=seed, first=True, steps=args.steps, out=Path(work), qrels=qrels, device="cpu", precision=prec)
+                                       seed=seed, first=True, steps=args.steps, out=Path(work), qrels=qrels, device=device, precision=prec)
             curves.append(pd.DataFrame(s.history).set_index("step")["dev ndcg@5"].rename(f"seed {seed}"))
             tests.append(metrics.evaluate_candidates(test.assign(score=s.scores["test"]), qrels=qrels))
             minutes.append(s.timing["train minutes"])
@@ -83,7 +86,8 @@ def main() -> None:
         diff = metrics.paired_test(student, other, "ndcg@5")
         rows.append({"against": ref, "student test ndcg@5": metrics.aggregate(student, "ndcg@5"), "its test ndcg@5": metrics.aggregate(other, "ndcg@5"),
                      "Δ": diff["diff"], "p": diff["p"], "share": metrics.aggregate(student, "ndcg@5") / metrics.aggregate(other, "ndcg@5")})
-    print(f"test, {test.query_id.nunique()} queries, the seed mean of {args.seeds} seed(s) at step {args.steps}:")
+    print(f"test, {test.query_id.nunique()} queries, the seed mean of {args.seeds} seed(s) at step {args.steps} "
+          "(a measurement of the budget run; choose steps on the dev curve above, never on this):")
     print(pd.DataFrame(rows).set_index("against").round(4).to_string())
 
 

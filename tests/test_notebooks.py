@@ -222,7 +222,7 @@ def test_smoke_chain_runs_every_notebook(tmp_path):
     bench = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "student_budget.py"), "--profile", "smoke", "--steps", "4", "--every", "2"],
                            capture_output=True, text=True, env=env)
     assert bench.returncode == 0, bench.stdout[-2000:] + bench.stderr[-2000:]
-    assert "bm25 (dev)" in bench.stdout and "the seed mean of 1 seed(s) at step 4" in bench.stdout
+    assert "bm25 (dev)" in bench.stdout and "the seed mean of 1 seed(s) at step 4 (a measurement" in bench.stdout
     assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
 
 

@@ -27,6 +27,9 @@ def test_result_rows_record_changes_levels_interleaving_and_side_by_side():
     assert rows[("b vs a", "interleaving_loss_rate")]["value"] == 0.2 and rows[("b vs a", "interleaving_loss_rate")]["n_queries"] is None
     assert rows[("b vs a", "sbs_good")]["value"] == pytest.approx(0.6) and rows[("b vs a", "sbs_bad")]["n_queries"] == 10
     assert len(rows) == 3 * 3 + 3 + 3  # three metrics (change and both arms), three interleaving rates, three side-by-side shares
+    per = {"a": pd.DataFrame({"query_id": ["1", "2"], "ndcg@5": [0.2, 0.4]}), "b": pd.DataFrame({"query_id": ["1", "2"], "ndcg@5": [0.5, 0.5]})}
+    with_offline = {(r["system"], r["metric"]): r for r in online_simulation.result_rows(ab, rates, sbs, [("a", "b")], "pbm", n_queries=8, per=per)}
+    assert with_offline[("b vs a", online_simulation.OFFLINE_CHANGE)]["value"] == pytest.approx(0.5 - 0.3)  # b - a, the rankings simulated
 
 
 def test_summary_table_ends_with_the_papers_real_user_figures():

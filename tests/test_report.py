@@ -341,3 +341,34 @@ def test_readmes_wall_time_line_names_each_notebook_and_the_total():
     runs = pd.DataFrame({"notebook": ["01_data_prep", "04_distillation"], "seconds": [16.4, 877.0], "errors": [0, 0]})
     line = report.wall_times_line(runs, "a 2-core CPU; precision fp32")
     assert line == "Wall time of that run, per notebook (m:ss): 01 0:16 · 04 14:37; 14:53 in all, on a 2-core CPU; precision fp32."
+
+
+def test_a_timed_student_is_plotted_as_the_seed_it_was_timed_and_exported_from():
+    def row(system, metric, value, lo=None, hi=None):
+        return results.ResultRow(system=system, metric=metric, value=value, ci_low=lo, ci_high=hi, profile="t", commit="c")
+    rows = [row("bert6-hybrid", "ndcg@5", 0.44, 0.38, 0.50), row("bert6-hybrid-cpu-fp32", "ndcg@5", 0.45),
+            row("bert6-hybrid", "latency_ms@48", 300.0), row("bert6-hybrid-onnx", "ndcg@5", 0.45), row("bert6-hybrid-onnx", "latency_ms@48", 200.0),
+            row("dense-minilm", "ndcg@5", 0.49, 0.43, 0.55), row("dense-minilm", "latency_ms@48", 100.0)]
+    points = report.quality_latency_points(rows).set_index("system")
+    assert points.loc["bert6-hybrid (first seed)", "ndcg@5"] == 0.45 and pd.isna(points.loc["bert6-hybrid (first seed)", "ci_low"])
+    assert points.loc["bert6-hybrid (first seed)", "group"] == "student" and "bert6-hybrid" not in points.index
+    assert points.loc["dense-minilm", "ndcg@5"] == 0.49  # no first-seed row: its own
+    assert report.point_words("bert6-hybrid (first seed)", report.Setting()) == "bert6-hybrid (first seed): the student"
+
+
+def test_the_regenerate_command_sets_again_what_the_run_was_forced_to(tmp_path):
+    assert report.run_environment(tmp_path) == ""  # nothing recorded
+    (tmp_path / "hardware.json").write_text(json.dumps({"precision": {"requested": "auto", "source": "profile"}}))
+    assert report.run_environment(tmp_path) == ""
+    (tmp_path / "hardware.json").write_text(json.dumps({"precision": {"requested": "fp32", "source": "DISTILRANK_PRECISION"},
+                                                        "isa_caps": {"ATEN_CPU_CAPABILITY": "avx2"}}))
+    assert report.run_environment(tmp_path) == "DISTILRANK_PRECISION=fp32 ATEN_CPU_CAPABILITY=avx2 "
+
+
+def test_the_online_table_reads_the_offline_difference_of_the_rankings_simulated():
+    def row(system, metric, value):
+        return results.ResultRow(system=system, metric=metric, value=value, profile="t", commit="c")
+    rows = [row("a", "ndcg@5", 0.40), row("b", "ndcg@5", 0.44), row("b vs a", "sim_page_ctr_change", 0.02)]
+    assert report.online_table(rows).loc["b vs a", "offline Δ ndcg@5"] == "+0.040"  # the seed means, when 09 recorded none
+    rows.append(row("b vs a", "offline_ndcg@5_change", 0.035))  # 09's own: its first-seed rankings
+    assert report.online_table(rows).loc["b vs a", "offline Δ ndcg@5"] == "+0.035"

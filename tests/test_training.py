@@ -104,6 +104,12 @@ def test_steps_to_reach_extrapolates_a_log_linear_curve():
     flat = [{"step": s, "dev ndcg@5": 0.3 - 0.01 * s} for s in (10, 20)]
     assert steps_to_reach(flat, 0.5) is None
     assert steps_to_reach(curve[:1], 0.5) is None
+    # a steep start then a plateau below 0.495: the line crosses it at about 197 steps, inside the
+    # measured 250, though no point reached it: no estimate, not "197 steps"
+    pts = ((50, 0.10), (100, 0.45), (150, 0.47), (200, 0.48), (250, 0.49))
+    slope, intercept = np.polyfit(np.log([s for s, _ in pts]), [v for _, v in pts], 1)
+    assert 150 < np.exp((0.495 - intercept) / slope) < 250
+    assert steps_to_reach([{"step": s, "dev ndcg@5": v} for s, v in pts], 0.495) is None
 
 
 def test_training_runs_in_fp32_and_bf16_and_both_learn(tmp_path):

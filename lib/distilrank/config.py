@@ -198,7 +198,7 @@ class DistillParams(_Recipe):
     A student trains `epochs` passes over its groups (every training query and every picked
     pseudo-query once per pass), `groups_per_step` groups of `group_size` candidates a step; every
     student of a seed sees the same groups in the same order, and the labels-only student takes as
-    many steps. `recipes` are tried on dev first (the hybrid loss, the first seed); the best on dev
+    many steps. `recipes` are tried on dev first (the hybrid loss, a seed none of the core students uses); the best on dev
     NDCG@5 sets `max_len`, `pseudo_groups` and `schedule` for every student. The core students
     (labels, point, margin, hybrid) train with `seeds` seeds each (`seed`, `seed + 1`, ...).
     """

@@ -1,4 +1,4 @@
-"""Score fusion: several rankers' scores combined into one, with weights fitted on training queries.
+"""Score fusion: several rankers' scores combined into one, with weights fitted on training or dev queries, never test.
 
 Rankers' scales differ (a BM25 score, a cosine, a logit), so each ranker's score is standardised
 before the weighted sum, `fuse`: Σ_c w_c · standardised_c. A `Fusion` holds the weights and says how

@@ -104,6 +104,20 @@ def hardware(out: Path) -> str:
     return json.loads(path.read_text())["summary"]
 
 
+def run_environment(out: Path) -> str:
+    """The environment variables the run was made under that change its numbers, as a command
+    prefix (`DISTILRANK_PRECISION=fp32 ATEN_CPU_CAPABILITY=avx2 `), from `hardware.json`: the
+    precision when forced, and the instruction-set caps in force; empty when neither."""
+    path = out / "hardware.json"
+    if not path.is_file():
+        return ""
+    recorded = json.loads(path.read_text())
+    precision = recorded.get("precision") or {}
+    env = {"DISTILRANK_PRECISION": precision["requested"]} if precision.get("source") == "DISTILRANK_PRECISION" else {}
+    env |= recorded.get("isa_caps") or {}
+    return "".join(f"{k}={v} " for k, v in env.items())
+
+
 def section_anchor(section: str) -> str:
     """The id nbconvert gives a markdown heading: its text with spaces as dashes."""
     return section.replace("`", "").strip().replace(" ", "-")
@@ -339,17 +353,25 @@ def latency_table(rows: list[ResultRow], batch: int = 48) -> pd.DataFrame:
     return pd.DataFrame(table, columns=["system", "weights", f"ms per batch of {batch}", "pairs / s", "USD per 1M pairs"]).set_index("system")
 
 
+FIRST_SEED = " (first seed)"  # a timed student's point: the seed 06 timed and exported, not the seeds' mean
+
+
 def quality_latency_points(rows: list[ResultRow], batch: int = 48) -> pd.DataFrame:
-    """Systems with both a measured latency and a test NDCG@5 (06's `teacher` is `teacher-cpt`)."""
+    """Systems with both a measured latency and a test NDCG@5 (06's `teacher` is `teacher-cpt`). A
+    timed student is the first seed 06 timed and exported (`<student>-cpu-fp32`, no interval), so
+    that its point and its deployed variants' are one model's; the seeds' mean where 06 scored none."""
     points = []
     for r in rows:
         if r.metric != f"latency_ms@{batch}" or r.system in paper.SHAPE_MODELS:
             continue
         name = LATENCY_SYSTEM.get(r.system, r.system)
         q = _value(rows, name, "ndcg@5")
+        first = _value(rows, f"{name}-cpu-fp32", "ndcg@5")
+        if first is not None:
+            name, q = name + FIRST_SEED, first
         if q is not None:
             points.append({"system": name, "ms": r.value, "ndcg@5": q.value, "ci_low": q.ci_low, "ci_high": q.ci_high,
-                           "group": system_group(name)})
+                           "group": system_group(name.removesuffix(FIRST_SEED))})
     return pd.DataFrame(points, columns=["system", "ms", "ndcg@5", "ci_low", "ci_high", "group"])
 
 
@@ -359,7 +381,7 @@ def point_words(name: str, setting: Setting) -> str:
         return f"{name}: the LLM" + (", not the students' teacher" if setting.students_teacher != name else ", the students' teacher")
     if system_group(name) == "deployed variant":
         return f"{name} (deployed)"
-    if name.endswith("-hybrid"):
+    if name.removesuffix(FIRST_SEED).endswith("-hybrid"):
         return f"{name}: the student"
     return name
 
@@ -701,7 +723,8 @@ def names_text(rows: list[ResultRow], claims: list[Claim], setting: Setting) -> 
 
 def online_table(rows: list[ResultRow]) -> pd.DataFrame:
     """Notebook 09's simulated A/B comparisons beside the offline NDCG@5 difference they restate:
-    per comparison `b vs a`, Δ NDCG@5 (b - a, test), the simulated PageCTR and UserCTR changes
+    per comparison `b vs a`, Δ NDCG@5 (b - a, test; 09's `offline_ndcg@5_change`, of the rankings
+    its clicks were simulated on, where recorded), the simulated PageCTR and UserCTR changes
     with 95% intervals, a change between arms that are both saturated (`verdicts.saturated`) shown
     as such; the paper's real-user figures last. No verdicts: these are not claims."""
     names = aliases(rows)
@@ -711,7 +734,9 @@ def online_table(rows: list[ResultRow]) -> pd.DataFrame:
             continue
         b, a = r.system.split(" vs ", 1)
         qa, qb = _value(rows, names.get(a, a), "ndcg@5"), _value(rows, names.get(b, b), "ndcg@5")
-        row = {"comparison": f"{b} vs {a}", "offline Δ ndcg@5": fmt_delta(qb.value - qa.value) if qa and qb else ""}
+        simulated = _value(rows, r.system, "offline_ndcg@5_change")  # 09's own: the rankings its clicks were simulated on
+        offline = simulated.value if simulated else qb.value - qa.value if qa and qb else None
+        row = {"comparison": f"{b} vs {a}", "offline Δ ndcg@5": "" if offline is None else fmt_delta(offline)}
         for metric, label in (("page_ctr", "PageCTR"), ("user_ctr", "UserCTR")):
             change = _value(rows, r.system, f"sim_{metric}_change")
             arms = [x.value for x in rows if x.metric == f"sim_{metric}" and x.system in (a, b)]
@@ -765,6 +790,7 @@ class FrontPage:
     latency: pd.DataFrame
     setting: Setting
     n_queries: int | None = None
+    environment: str = ""  # `run_environment`: the variables to set again to regenerate this run
 
 
 def front_page(profile: str, out: Path, runs: pd.DataFrame, rows: list[ResultRow], claims: list[ClaimRow],
@@ -777,7 +803,8 @@ def front_page(profile: str, out: Path, runs: pd.DataFrame, rows: list[ResultRow
     bm25 = _value(rows, "bm25", "ndcg@5")
     return FrontPage(profile, data_description(out), hardware(out), commits, runs, verdict_box(shown, rows, setting),
                      names_text(rows, shown, setting), claims_table(claims, rows, setting), online_table(rows), quality_table(rows, setting),
-                     aliases(rows), latency_table(rows, latency_batch(rows) or 48), setting, bm25.n_queries if bm25 else None)
+                     aliases(rows), latency_table(rows, latency_batch(rows) or 48), setting, bm25.n_queries if bm25 else None,
+                     run_environment(out))
 
 
 def wall_clock(seconds: float) -> str:
@@ -812,7 +839,7 @@ def results_markdown(page: FrontPage, figure: str | None) -> str:
     """`results.md`: the front page as Markdown, in the same order."""
     box = _box_frame(page.box, lambda b: f"[{b.claim}](report/{b.link})" if b.link and not b.link.startswith("#") else b.claim)
     parts = [f"# distilrank: what this run found (profile `{page.profile}`)", "", _summary(page), "",
-             f"Regenerate: `make replicate PROFILE={page.profile} && make report PROFILE={page.profile}`.", "",
+             f"Regenerate: `{page.environment}make replicate PROFILE={page.profile} && make report PROFILE={page.profile}`.", "",
              "## The paper's claims at a glance", "", markdown_table(box, None), "",
              "## What the names mean on this run", "", *[p + "\n" for p in page.names],
              "## Every claim, by the paper's claim", "", HOW_TO_READ, ""]

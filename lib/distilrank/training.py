@@ -302,9 +302,11 @@ def steps_to_reach(history: Sequence[dict], target: float, key: str = "dev ndcg@
     """A rough extrapolation: the step at which a learning curve would reach `target`, from a
     least-squares line of `key` against log(step) over the curve's points (step > 0).
 
-    None when the curve has fewer than two points or is not rising; the step itself when the curve
-    already reached `target`. A log-linear curve is optimistic far beyond the measured steps: read
-    the answer as an order of magnitude.
+    None when the curve has fewer than two points or is not rising, or when the line reaches
+    `target` at or before the curve's last step although no measured point did (the fit then says
+    nothing about the steps beyond); the step itself when the curve already reached `target`. A
+    log-linear curve is optimistic far beyond the measured steps: read the answer as an order of
+    magnitude.
     """
     pts = [(h["step"], h[key]) for h in history if h.get("step", 0) > 0 and np.isfinite(h.get(key, np.nan))]
     if len(pts) < 2:
@@ -316,7 +318,8 @@ def steps_to_reach(history: Sequence[dict], target: float, key: str = "dev ndcg@
     slope, intercept = np.polyfit(x, y, 1)
     if slope <= 0:
         return None
-    return float(np.exp((target - intercept) / slope))
+    step = float(np.exp((target - intercept) / slope))
+    return step if step > max(p[0] for p in pts) else None
 
 
 CURVE_FILE = "learning_curve.json"

@@ -257,6 +257,13 @@ def evaluate_on_test(runs: Mapping[str, list[TrainedSystem]], test: pd.DataFrame
     return TestEvaluation(per, per_seed, summary, weights, quality_table(summary, per_seed, teacher))
 
 
+def fusion_table(evaluation: TestEvaluation) -> pd.DataFrame:
+    """Each `<student>+bm25` fusion's weights (the first seed's, fitted on dev): the student's and
+    BM25's, on standardised scores, their absolute values summing to 1."""
+    return pd.DataFrame({name: {"student weight": w["weights"]["student"], "bm25 weight": w["weights"]["bm25_score"]}
+                         for name, w in evaluation.weights.items()}).T.rename_axis("fusion (first seed, fitted on dev)")
+
+
 def result_rows(evaluation: TestEvaluation, names: Sequence[str], teacher: str) -> list[dict]:
     """The rows notebook 04 records: every metric of the core students and of their fusions (seed
     means, `results.summary_rows`), then each student's NDCG@5 spread across seeds (with two seeds
@@ -433,7 +440,7 @@ def curve_summary(curve: pd.DataFrame, target: float) -> pd.DataFrame:
     log-linear fit: an order of magnitude, not a promise)."""
     need = {name: steps_to_reach(g.to_dict("records"), target) for name, g in curve.groupby("system")}
     best = curve.groupby("system")["dev ndcg@5"].max()
-    how = {name: "reached (first step at or above)" if best[name] >= target else "no estimate (one point, or not rising)" if need[name] is None
+    how = {name: "reached (first step at or above)" if best[name] >= target else "no estimate (one point, not rising, or a fit that crosses inside the measured steps)" if need[name] is None
            else "extrapolated (log-linear)" for name in need}
     return pd.DataFrame({"dev ndcg@5 at the end": curve.sort_values("step").groupby("system")["dev ndcg@5"].last(),
                          "bm25 on these dev queries": target,

@@ -4,7 +4,7 @@ side-by-side judgments (the concepts live in `clicks`, `interleaving` and `metri
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -36,14 +36,21 @@ def _row(system: str, metric: str, value: float, lo: float | None, hi: float | N
             "ci_high": None if hi is None else float(hi), "n_queries": n}
 
 
+OFFLINE_CHANGE = "offline_ndcg@5_change"  # b - a, on the rankings the clicks were simulated on
+
+
 def result_rows(ab: pd.DataFrame, rates: pd.DataFrame, sbs: pd.DataFrame, comparisons: Sequence[tuple[str, str]], primary: str,
-                n_queries: int) -> list[dict]:
+                n_queries: int, per: Mapping[str, pd.DataFrame] | None = None) -> list[dict]:
     """The rows notebook 09 records for each comparison (a = baseline, b = under test, `b vs a`),
     under the `primary` click model: each A/B metric's relative change and both arms' levels with
-    their intervals, the interleaving win / tie / loss rates, the side-by-side shares."""
+    their intervals, the interleaving win / tie / loss rates, the side-by-side shares, and with
+    `per` (system -> per-query metrics of the very rankings simulated: a student's first seed, not
+    the seeds' mean) the offline NDCG@5 difference those clicks restate (`OFFLINE_CHANGE`)."""
     rows = []
     for a, b in comparisons:
         pair = f"{b} vs {a}"
+        if per is not None:
+            rows.append(_row(pair, OFFLINE_CHANGE, metrics.aggregate(per[b], "ndcg@5") - metrics.aggregate(per[a], "ndcg@5"), None, None, n_queries))
         r = ab.loc[(primary, pair)]
         for m, name in AB_METRICS.items():
             rows.append(_row(pair, f"{name}_change", r.loc[m, "relative change"], r.loc[m, "change_ci_low"], r.loc[m, "change_ci_high"], n_queries))
