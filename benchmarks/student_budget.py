@@ -8,7 +8,7 @@ Needs the profile's run up to notebook 04 (the transfer set and `students/recipe
 chosen on dev). Each seed trains the hybrid student at that recipe, from the same start and on the
 same targets as notebook 04's `bert6-hybrid`, but for `--steps` steps (the warmup and the schedule
 stretch with the steps), scoring every dev query every `--every` steps. Printed: the dev NDCG@5
-curve (the seeds' mean) beside BM25's on the same queries, with the minutes each point cost (the
+curve (the seeds' mean) beside BM25's, the teacher's and random's on the same queries, with the minutes each point cost (the
 measured training time, pro rata); the first step at which the curve reaches BM25; then, at the
 end, test NDCG@5 of the seed mean against BM25 and the teacher (a paired t-test over queries, as
 notebook 04's claims). Choose a budget on the dev curve; the test line measures the budget you
@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from distilrank import artifacts, backbones, distill, metrics, precision, recipes
+from distilrank import artifacts, backbones, distill, metrics, precision, recipes, training
 from distilrank.config import load_params, profile_path
 from distilrank.paths import output_dir
 from distilrank.runtime import hardware, pick_device
@@ -70,10 +70,11 @@ def main() -> None:
             tests.append(metrics.evaluate_candidates(test.assign(score=s.scores["test"]), qrels=qrels))
             minutes.append(s.timing["train minutes"])
     curve = pd.concat(curves, axis=1)
-    bm25_dev = metrics.aggregate(metrics.evaluate_candidates(dev.assign(score=dev.bm25_score), qrels=qrels), "ndcg@5")
+    refs = training.dev_references(dev, qrels, teacher_name, teacher_col, params.curve_queries, cfg.seed)  # the curve's own queries
+    bm25_dev = refs["bm25 (dev)"]
     curve.insert(0, "train minutes (pro rata)", np.array(curve.index) / args.steps * float(np.mean(minutes)))
     curve["dev ndcg@5 (seed mean)"] = curve[[c for c in curve if c.startswith("seed ")]].mean(axis=1)
-    curve["bm25 (dev)"] = bm25_dev
+    curve = curve.assign(**refs)
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(curve.round(3).to_string())
     reached = curve.index[curve["dev ndcg@5 (seed mean)"] >= bm25_dev]
